@@ -1,0 +1,44 @@
+# Two commands matter: `make demo` and `make test`. Both set everything up first.
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint demo bench synth up clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# Re-install only when the dependency files change, so `make setup` is quick when nothing did.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,infra]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: lint
+	$(BIN)/pytest
+
+demo: setup
+	$(PY) -m infra.local demo
+
+up: setup
+	$(PY) -m infra.local up
+
+bench: setup
+	$(PY) -m benchmarks
+
+synth: setup
+	cd infra/aws && CDK_DISABLE_CLI_TELEMETRY=true PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(CURDIR)/node_modules/.bin/cdk synth --no-notices --quiet \
+		-c restateIngressUrl=https://restate.example.com:8080 \
+		-c restateApiKeySecretName=restate/ingress-api-key
+
+clean:
+	rm -rf $(VENV) node_modules .restate infra/aws/cdk.out .mypy_cache .ruff_cache .pytest_cache
