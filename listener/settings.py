@@ -1,0 +1,116 @@
+"""The listener's settings: environment variables with local defaults, overridden by flags."""
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+
+from listener.faults import FaultPlan
+from listener.signing_keys import DEV_WEBHOOK_SECRET, SigningKeys
+
+MIB = 1024 * 1024
+
+
+class ListenerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9000, ge=1, le=65535)
+    # One secret, or several separated by spaces or commas while a secret is rotated.
+    # The default is a published development key: set WEBHOOK_SECRET anywhere else.
+    secret: str = Field(default=DEV_WEBHOOK_SECRET, repr=False)
+    store: Path = Path(".listener/deliveries.sqlite3")
+    max_body_bytes: int = Field(default=10 * MIB, gt=0)
+    tolerance_s: int = Field(default=5 * 60, gt=0)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_decodes(cls, secret: str) -> str:
+        # Refuse a bad secret at startup rather than 401 on every delivery.
+        SigningKeys.parse(secret)
+        return secret
+
+    @property
+    def signing_keys(self) -> SigningKeys:
+        return SigningKeys.parse(self.secret)
+
+
+_ENVIRONMENT = {
+    "WEBHOOK_SECRET": "secret",
+    "LISTENER_HOST": "host",
+    "LISTENER_PORT": "port",
+    "LISTENER_STORE": "store",
+    "LISTENER_MAX_BODY_BYTES": "max_body_bytes",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m listener",
+        description="Receive signed QueryResult webhooks, verify, de-duplicate and store them.",
+    )
+    parser.add_argument("--host", help="address to listen on (LISTENER_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (LISTENER_PORT, 9000)")
+    parser.add_argument("--secret", help="whsec_ secret(s), space/comma separated (WEBHOOK_SECRET)")
+    parser.add_argument(
+        "--store", help="SQLite file (LISTENER_STORE, .listener/deliveries.sqlite3)"
+    )
+    parser.add_argument("--max-body-bytes", type=int, help="larger bodies get 413 (10 MiB)")
+    faults = parser.add_argument_group("fault injection, for tests of the sender's retries")
+    faults.add_argument(
+        "--fail-first",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer the first N callbacks with --fail-status, unverified",
+    )
+    faults.add_argument(
+        "--fail-always", action="store_true", help="answer every callback with --fail-status"
+    )
+    faults.add_argument("--fail-status", type=int, default=500, metavar="CODE")
+    faults.add_argument(
+        "--fail-retry-after", type=int, metavar="SECONDS", help="send Retry-After with the failures"
+    )
+    return parser
+
+
+def load_settings(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[ListenerSettings, FaultPlan | None]:
+    """Settings from the environment and the command line (flags win), plus any fault plan."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {
+        field: env[name] for name, field in _ENVIRONMENT.items() if env.get(name)
+    }
+    values.update(
+        {
+            field: value
+            for field in _ENVIRONMENT.values()
+            if (value := getattr(args, field, None)) is not None
+        }
+    )
+    try:
+        settings = ListenerSettings.model_validate(values)
+        faults = _fault_plan(args)
+    except ValidationError as error:
+        parser.error("; ".join(_describe(problem) for problem in error.errors()))
+    except ValueError as error:
+        parser.error(str(error))
+    return settings, faults
+
+
+def _describe(problem: ErrorDetails) -> str:
+    where = ".".join(str(part) for part in problem["loc"])
+    # Pydantic prefixes errors raised by validators with "Value error, ".
+    return f"{where}: {problem['msg'].removeprefix('Value error, ')}"
+
+
+def _fault_plan(args: argparse.Namespace) -> FaultPlan | None:
+    if args.fail_always:
+        return FaultPlan.forever(args.fail_status, args.fail_retry_after)
+    if args.fail_first > 0:
+        return FaultPlan.first(args.fail_first, args.fail_status, args.fail_retry_after)
+    return None

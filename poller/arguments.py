@@ -1,0 +1,92 @@
+"""The command line of ``python -m poller``: flags, checked before anything is sent."""
+
+import argparse
+import os
+from urllib.parse import urlsplit
+
+from poller.client import DEFAULT_MAX_CONNECT_FAILURES, DEFAULT_TIMEOUT_S
+from poller.exit_codes import epilog
+
+DEFAULT_INGRESS_URL = "http://localhost:8080"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text.rstrip("/")
+
+
+def _idempotency_key(text: str) -> str:
+    # It travels in an HTTP header and a URL path: visible ASCII only, no spaces.
+    if not text or not all("!" <= char <= "~" for char in text):
+        raise argparse.ArgumentTypeError(
+            f"an idempotency key is visible ASCII without spaces, got {text!r}"
+        )
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m poller",
+        description="Submit an Athena query to the Restate query service, or attach to one\n"
+        "submitted earlier with the same --key, and wait for its QueryResult.\n"
+        "Progress goes to stderr, the QueryResult (JSON) to stdout.",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    query = parser.add_argument_group("the query (any of these submits; none with --key attaches)")
+    query.add_argument("--query", metavar="SQL", help="Athena SQL (default: the demo query)")
+    query.add_argument("--callback-url", metavar="URL", type=_http_url, help="also push here")
+    query.add_argument("--max-rows", metavar="N", type=_positive_int, help="row limit")
+    query.add_argument(
+        "--query-timeout", metavar="S", type=_positive_float, help="Athena time limit (s)"
+    )
+    parser.add_argument(
+        "--key", metavar="K", type=_idempotency_key, help="idempotency key (default: a new uuid)"
+    )
+    parser.add_argument(
+        "--ingress",
+        metavar="URL",
+        type=_http_url,
+        default=os.environ.get("RESTATE_INGRESS_URL", DEFAULT_INGRESS_URL),
+        help="Restate ingress (default: $RESTATE_INGRESS_URL or %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="S",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT_S,
+        help="timeout of each HTTP request in seconds (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--max-wait", metavar="S", type=_positive_float, help="give up after S seconds in all"
+    )
+    parser.add_argument(
+        "--max-connect-failures",
+        metavar="N",
+        type=_positive_int,
+        default=DEFAULT_MAX_CONNECT_FAILURES,
+        help="consecutive failures to connect before giving up (default: %(default)s)",
+    )
+    return parser

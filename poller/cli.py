@@ -1,0 +1,114 @@
+"""``python -m poller``: submit an Athena query to Restate, or attach to one, and wait.
+
+Progress and errors go to stderr; the QueryResult goes to stdout exactly as the ingress
+sent it, so that it can be compared byte for byte with the pushed webhook body.
+"""
+
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from poller.arguments import build_parser
+from poller.backoff import Backoff
+from poller.client import LongPoll
+from poller.exit_codes import ExitCode, exit_code_for_state
+from poller.ingress import IngressCall, attach_call, submit_call
+from poller.verdicts import PollFailure
+
+
+def _query_request(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The QueryRequest to submit, or None when the user only wants to attach."""
+    fields = {
+        "query": args.query,
+        "callback_url": args.callback_url,
+        "max_rows": args.max_rows,
+        "timeout_s": args.query_timeout,
+    }
+    given = {name: value for name, value in fields.items() if value is not None}
+    if not given and args.key is not None:
+        return None
+    # An empty request is valid: the service then runs its demo query.
+    return given
+
+
+def _ingress_call(args: argparse.Namespace, say: Callable[[str], None]) -> IngressCall:
+    request = _query_request(args)
+    if request is None:
+        return attach_call(args.ingress, args.key)
+    key = args.key
+    if key is None:
+        key = str(uuid.uuid4())
+        say(f"Idempotency key: {key} (re-attach with: python -m poller --key {key})")
+    return submit_call(args.ingress, key, request)
+
+
+def _report_result(body: bytes, say: Callable[[str], None]) -> ExitCode:
+    """Print the QueryResult untouched; its state decides the exit code."""
+    sys.stdout.write(body.decode("utf-8", errors="replace") + "\n")
+    sys.stdout.flush()
+    try:
+        result = json.loads(body)
+    except ValueError:
+        say("The answer is not a QueryResult (not JSON).")
+        return ExitCode.ERROR
+    state = result.get("state") if isinstance(result, dict) else None
+    code = exit_code_for_state(state)
+    if code is ExitCode.ERROR:
+        say(f"The answer is not a QueryResult with a known state (state: {state!r}).")
+    elif code is not ExitCode.SUCCEEDED:
+        say(f"The query ended {state}: {result.get('error')}")
+    return code
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    session: requests.Session | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+) -> int:
+    """Run the poller; returns the exit code. Tests inject the session, sleep and clock."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        # argparse has already printed its message (or --help); keep its code.
+        return exit_.code if isinstance(exit_.code, int) else ExitCode.BAD_INPUT
+    call = _ingress_call(args, _say)
+    poll = LongPoll(
+        session=session or requests.Session(),
+        ingress_url=args.ingress,
+        timeout_s=args.timeout,
+        max_wait_s=args.max_wait,
+        max_connect_failures=args.max_connect_failures,
+        backoff=Backoff(rng or random.Random()),
+        sleep=sleep,
+        clock=clock,
+        progress=_say,
+    )
+    try:
+        body = poll.fetch_result(call)
+    except PollFailure as failure:
+        _say(failure.message)
+        return failure.exit_code
+    except KeyboardInterrupt:
+        _say(
+            "Interrupted. The query keeps running; "
+            f"re-attach with: python -m poller --key {call.key}"
+        )
+        return ExitCode.INTERRUPTED
+    finally:
+        if session is None:
+            poll.session.close()
+    return _report_result(body, _say)

@@ -1,0 +1,110 @@
+"""Push delivery: the result POSTed to the caller's callback_url, durably, until it lands.
+
+One virtual object per webhook-id holds the delivery's outcome, so anyone can ask for it
+(`POST /webhookDelivery/{webhook-id}/status`) while the retries go on. Every attempt is a
+durable step and every wait a durable sleep: a restart resumes the plan, it does not reset it.
+"""
+
+from datetime import timedelta
+
+import restate
+from pydantic import BaseModel
+from restate import RunOptions
+
+from service.settings import settings
+from service.webhook import AttemptOutcome, post_webhook, signed_headers
+
+webhook_delivery = restate.VirtualObject("webhookDelivery")
+
+
+class DeliveryRequest(BaseModel):
+    callback_url: str
+    body: str
+
+
+class DeliveryPolicy(BaseModel):
+    attempt_timeout_s: float
+    retry_window_s: float
+    first_backoff_s: float
+    max_backoff_s: float
+    allow_private: bool
+
+
+class DeliveryStatus(BaseModel):
+    webhook_id: str
+    callback_url: str
+    state: str = "pending"  # pending, retrying, delivered, gave_up
+    attempts: int = 0
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+def webhook_id_for(invocation_id: str) -> str:
+    """Stable across every retry and replay: the invocation is the message."""
+    return f"msg_{invocation_id}"
+
+
+def delivery_policy() -> DeliveryPolicy:
+    current = settings()
+    return DeliveryPolicy(
+        attempt_timeout_s=current.webhook_attempt_timeout_s,
+        retry_window_s=current.webhook_retry_window_s,
+        first_backoff_s=current.webhook_first_backoff_s,
+        max_backoff_s=current.webhook_max_backoff_s,
+        allow_private=current.allow_private_callbacks,
+    )
+
+
+def backoff_s(
+    policy: DeliveryPolicy, attempt: int, jitter: float, retry_after_s: float | None
+) -> float:
+    """Capped exponential backoff with jitter, never sooner than the receiver's Retry-After."""
+    ceiling = min(policy.max_backoff_s, policy.first_backoff_s * 2 ** (attempt - 1))
+    delay = ceiling / 2 + jitter * ceiling / 2
+    return max(delay, min(retry_after_s or 0.0, policy.max_backoff_s * 4))
+
+
+async def attempt_delivery(
+    request: DeliveryRequest, webhook_id: str, policy: DeliveryPolicy, timestamp: int
+) -> AttemptOutcome:
+    body = request.body.encode()
+    headers = signed_headers(settings().webhook_secret, webhook_id, timestamp, body)
+    return await post_webhook(
+        request.callback_url,
+        body,
+        headers,
+        timeout_s=policy.attempt_timeout_s,
+        allow_private=policy.allow_private,
+        now=float(timestamp),
+    )
+
+
+@webhook_delivery.handler("deliver", ingress_private=True)
+async def deliver(ctx: restate.ObjectContext, request: DeliveryRequest) -> DeliveryStatus:
+    status = DeliveryStatus(webhook_id=ctx.key(), callback_url=request.callback_url)
+    policy: DeliveryPolicy = await ctx.run_typed("delivery policy", delivery_policy)
+    started = await ctx.time()
+    while True:
+        now = await ctx.time()
+        # The POST is one step: if we crash after it but before the journal records it, it is
+        # sent again with the same webhook-id, and the receiver de-duplicates.
+        outcome: AttemptOutcome = await ctx.run_typed(
+            "POST webhook", attempt_delivery, RunOptions(), request, ctx.key(), policy, int(now)
+        )
+        status.attempts += 1
+        status.last_status, status.last_error = outcome.status, outcome.error
+        delay = backoff_s(policy, status.attempts, ctx.random().random(), outcome.retry_after_s)
+        out_of_time = now + delay - started > policy.retry_window_s
+        if outcome.verdict == "retry" and not out_of_time:
+            status.state = "retrying"
+            ctx.set("status", status)
+            await ctx.sleep(timedelta(seconds=delay), name="webhook backoff")
+            continue
+        status.state = "delivered" if outcome.verdict == "delivered" else "gave_up"
+        ctx.set("status", status)
+        return status
+
+
+@webhook_delivery.handler("status", kind="shared")
+async def delivery_status(ctx: restate.ObjectSharedContext) -> DeliveryStatus | None:
+    return await ctx.get("status", type_hint=DeliveryStatus)

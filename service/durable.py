@@ -1,0 +1,40 @@
+"""How Athena calls become durable steps: retry transient failures, stop on permanent ones."""
+
+import functools
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from restate import RunOptions, TerminalError
+
+from service.athena import AthenaRequestRejected
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Throttling, 5xx and network errors are retried with capped exponential backoff; after ten
+# minutes of failure the step gives up, so a misconfigured endpoint does not hang a promise forever.
+ATHENA_RETRY = RunOptions[Any](
+    initial_retry_interval=timedelta(milliseconds=200),
+    retry_interval_factor=2.0,
+    max_retry_interval=timedelta(seconds=10),
+    max_duration=timedelta(minutes=10),
+)
+
+# Which permanent Athena errors are the caller's to fix (400) and which are ours (502).
+_STATUS_FOR_CODE = {"InvalidRequestException": 400, "ValidationException": 400}
+
+
+def terminal_on_rejection(
+    action: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Turn Athena's permanent refusals into terminal errors, so Restate stops retrying them."""
+
+    @functools.wraps(action)  # run_typed picks its serializer from the wrapped return annotation
+    async def step(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await action(*args, **kwargs)
+        except AthenaRequestRejected as rejection:
+            raise TerminalError(str(rejection), _STATUS_FOR_CODE.get(rejection.code, 502)) from None
+
+    return step

@@ -1,0 +1,89 @@
+"""The public contract: what a caller submits and the one result both delivery paths carry."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.callback_url import CallbackUrlRefused, check_static
+
+DEMO_QUERY = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
+
+# Athena refuses query strings over 262,144 bytes; refusing earlier gives a clearer error.
+MAX_QUERY_BYTES = 262_144
+# One result travels as one JSON document through Restate and the webhook: keep it bounded.
+MAX_ROWS_LIMIT = 100_000
+MAX_TIMEOUT_S = 24 * 3600
+
+FinalState = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
+ResultState = Literal["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]
+
+
+class QueryRequest(BaseModel):
+    """What a caller submits. `request` is the seed client's name for `query`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    query: str = Field(DEMO_QUERY, alias="request", description="Athena SQL to run.")
+    callback_url: str | None = Field(None, description="Where to POST the signed result.")
+    max_rows: int | None = Field(None, ge=0, le=MAX_ROWS_LIMIT, description="Row limit.")
+    timeout_s: float | None = Field(None, gt=0, le=MAX_TIMEOUT_S, description="Query deadline.")
+
+    @field_validator("query")
+    @classmethod
+    def _query_is_runnable(cls, query: str) -> str:
+        if not query.strip():
+            raise ValueError("must not be empty")
+        if len(query.encode()) > MAX_QUERY_BYTES:
+            raise ValueError(f"must be at most {MAX_QUERY_BYTES} bytes")
+        return query
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url_is_well_formed(cls, url: str | None) -> str | None:
+        # Addresses are checked later, in a durable step; the form is checked here, at once.
+        if url is not None:
+            try:
+                check_static(url)
+            except CallbackUrlRefused as refusal:
+                raise ValueError(str(refusal)) from None
+        return url
+
+
+class Column(BaseModel):
+    name: str
+    type: str = Field(description="Athena's type name, e.g. varchar, double, date.")
+
+
+class QueryStatistics(BaseModel):
+    """Athena's own timings, in milliseconds, and the bytes it scanned."""
+
+    total_execution_time_ms: int | None = None
+    engine_execution_time_ms: int | None = None
+    queue_time_ms: int | None = None
+    planning_time_ms: int | None = None
+    service_processing_time_ms: int | None = None
+    data_scanned_bytes: int | None = None
+
+
+class QueryResult(BaseModel):
+    """One JSON document, byte-identical on the pull and the push path."""
+
+    invocation_id: str
+    query_execution_id: str
+    query: str
+    state: ResultState
+    columns: list[Column]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    output_location: str | None
+    statistics: QueryStatistics
+    error: str | None
+    submitted_at: datetime | None
+    completed_at: datetime | None
+
+
+def encode_result(result: QueryResult) -> bytes:
+    """The one serialization of a result: both the pull response and the webhook body."""
+    return result.model_dump_json().encode()

@@ -1,0 +1,47 @@
+"""The polling side of completion: a durable watcher that resolves the query's awakeable.
+
+It runs as its own invocation, so the query handler can park on one awakeable whatever
+resolves it. Each check is a short durable step; the waits between them are durable sleeps,
+so a restart resumes the schedule instead of restarting it.
+"""
+
+from datetime import timedelta
+
+import restate
+from pydantic import BaseModel
+
+from service.athena import ExecutionStatus
+from service.durable import ATHENA_RETRY, terminal_on_rejection
+from service.runtime import athena
+
+watcher = restate.Service("watcher")
+
+
+class WatchRequest(BaseModel):
+    query_execution_id: str
+    awakeable_id: str
+    first_delay_s: float
+    max_delay_s: float
+    growth: float = 1.5
+
+
+def next_delay(request: WatchRequest, check: int) -> float:
+    """Capped exponential backoff: quick for short queries, rare for long ones."""
+    return min(request.max_delay_s, request.first_delay_s * request.growth**check)
+
+
+@watcher.handler("awaitCompletion", ingress_private=True)
+async def await_completion(ctx: restate.Context, request: WatchRequest) -> str:
+    describe = terminal_on_rejection(athena().describe)
+    check = 0
+    while True:
+        # Sleeping first: no query finishes the instant it is submitted.
+        await ctx.sleep(timedelta(seconds=next_delay(request, check)), name="backoff")
+        # A short step: one status call, journaled so a replay does not repeat it.
+        status: ExecutionStatus = await ctx.run_typed(
+            "check status", describe, ATHENA_RETRY, request.query_execution_id
+        )
+        if status.is_final:
+            ctx.resolve_awakeable(request.awakeable_id, status.state)
+            return status.state
+        check += 1
