@@ -42,11 +42,23 @@ def check_static(url: str) -> tuple[str, int]:
     return parts.hostname, port or default_port
 
 
-def refusal_for_address(address: str) -> str | None:
-    """Why this address must not be called, or None if it is a public unicast address."""
+# Instance metadata endpoints hand out cloud credentials: refused even where private networks
+# are allowed (AWS, GCP and Azure use the first; AWS's IPv6 one is the second).
+METADATA_ADDRESSES = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+}
+
+
+def refusal_for_address(address: str, *, allow_private: bool = False) -> str | None:
+    """Why this address must not be called, or None if it may be."""
     ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return f"resolves to a cloud metadata address ({ip})"
+    if allow_private:
+        return None
     if ip.is_loopback:
         return f"resolves to a loopback address ({ip})"
     if ip.is_link_local:
@@ -58,14 +70,22 @@ def refusal_for_address(address: str) -> str | None:
     return None
 
 
+def literal_address(host: str) -> str | None:
+    """The host itself, when it is an IP address written the standard way."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
 def resolve_host(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
 
 
-def check_addresses(addresses: list[str]) -> None:
+def check_addresses(addresses: list[str], *, allow_private: bool = False) -> None:
     for address in addresses:
-        reason = refusal_for_address(address)
+        reason = refusal_for_address(address, allow_private=allow_private)
         if reason:
             raise CallbackUrlRefused(reason)
 
@@ -73,12 +93,10 @@ def check_addresses(addresses: list[str]) -> None:
 def check_callback_url(url: str, *, allow_private: bool, resolve: Resolver = resolve_host) -> None:
     """Raise CallbackUrlRefused unless the URL may be called."""
     host, port = check_static(url)
-    if allow_private:
-        return
     try:
         addresses = resolve(host, port)
     except OSError:
         raise CallbackUrlRefused(f"host {host!r} does not resolve") from None
     if not addresses:
         raise CallbackUrlRefused(f"host {host!r} does not resolve")
-    check_addresses(addresses)
+    check_addresses(addresses, allow_private=allow_private)

@@ -8,14 +8,19 @@ Redirects are never followed: a 3xx is a failed attempt.
 import socket
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Literal
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import BaseModel
 from standardwebhooks.webhooks import Webhook
 
-from service.callback_url import CallbackUrlRefused, check_addresses, check_static
+from service.callback_url import (
+    CallbackUrlRefused,
+    check_addresses,
+    check_static,
+    literal_address,
+)
 
 USER_AGENT = "athena-durable-promise-webhooks/0.1"
 # 408 Request Timeout, 409 Conflict, 425 Too Early and 429 Too Many Requests may pass.
@@ -36,8 +41,8 @@ def classify(status: int) -> Verdict:
         return "delivered"
     if 500 <= status < 600 or status in RETRYABLE_4XX:
         return "retry"
-    # 3xx is not followed, and other 4xx say the receiver will never take it.
-    return "retry" if 300 <= status < 400 else "give_up"
+    # A 3xx is never followed (the URL is wrong); other 4xx say the receiver will never take it.
+    return "give_up"
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -53,17 +58,19 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
-class _PublicOnlyResolver(AbstractResolver):
-    """Resolves like the system does, then refuses non-public addresses before connecting."""
+class _CheckingResolver(AbstractResolver):
+    """Resolves like the system does, then refuses forbidden addresses before connecting."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_private: bool) -> None:
         self._inner = aiohttp.ThreadedResolver()
+        self._allow_private = allow_private
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        check_addresses([str(result["host"]) for result in results])
+        addresses = [str(result["host"]) for result in results]
+        check_addresses(addresses, allow_private=self._allow_private)
         return results
 
     async def close(self) -> None:
@@ -95,8 +102,12 @@ async def post_webhook(
 ) -> AttemptOutcome:
     """POST once; every failure is an outcome, never an exception."""
     try:
-        check_static(url)
-        resolver: Any = None if allow_private else _PublicOnlyResolver()
+        host, _ = check_static(url)
+        # aiohttp skips the resolver for an IP literal, so check that one here.
+        literal = literal_address(host)
+        if literal:
+            check_addresses([literal], allow_private=allow_private)
+        resolver = _CheckingResolver(allow_private=allow_private)
         connector = aiohttp.TCPConnector(resolver=resolver, force_close=True)
         timeout = aiohttp.ClientTimeout(total=timeout_s)
         async with (

@@ -1,18 +1,24 @@
 """Helpers for end-to-end tests: a real local stack on free ports, and small HTTP helpers."""
 
+import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
+from aiohttp import web
 
-from infra.local.stack import ROOT, LocalStack, Ports, StackConfig
+from infra.local.processes import ManagedProcess, free_port
+from infra.local.stack import LOCAL_WEBHOOK_SECRET, ROOT, LocalStack, Ports, StackConfig
 
 
 @contextmanager
@@ -88,3 +94,77 @@ def run_poller(
         timeout=timeout,
         check=False,
     )
+
+
+def delivery_status(stack: LocalStack, webhook_id: str) -> dict[str, Any] | None:
+    response = requests.post(f"{stack.ingress_url}/webhookDelivery/{webhook_id}/status", timeout=10)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+def deliveries(listener_url: str) -> list[dict[str, Any]]:
+    response = requests.get(f"{listener_url}/deliveries", timeout=10)
+    response.raise_for_status()
+    return list(response.json())
+
+
+def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    """Poll until `predicate()` is truthy and return it; fail with `what` if it never is."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+def extra_listener(stack: LocalStack, tmp: Path, *args: str) -> tuple[ManagedProcess, str]:
+    """A listener of its own on a free port (not started yet), e.g. with `--fail-first 2`."""
+    port = free_port()
+    process = ManagedProcess(
+        f"listener-{port}",
+        [
+            sys.executable,
+            "-m",
+            "listener",
+            "--port",
+            str(port),
+            "--store",
+            str(tmp / f"{port}.db"),
+            *args,
+        ],
+        {**os.environ, "WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET, "PYTHONUNBUFFERED": "1"},
+        stack.log_dir,
+        f"http://127.0.0.1:{port}/health",
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+class ThreadedApp:
+    """A real aiohttp app served from a background thread, for tests that drive timing."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner = web.AppRunner(app)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "ThreadedApp":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    async def _start(self) -> None:
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    def __exit__(self, *_: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

@@ -151,6 +151,7 @@ def test_bad_input_through_the_poller_exits_2_with_the_reason(stack: LocalStack)
 
 
 def test_queries_complete_with_30_percent_of_athena_calls_throttled(stack: LocalStack) -> None:
+    throttled_before = sum(athena_stats(stack)["throttled"].values())
     configure_athena(stack, throttle_rate=0.3)
     try:
         results = [submit(stack, {"query": tagged(DEMO_QUERY)}).json() for _ in range(4)]
@@ -158,3 +159,4 @@ def test_queries_complete_with_30_percent_of_athena_calls_throttled(stack: Local
         configure_athena(stack, throttle_rate=0.0)
     assert [r["state"] for r in results] == ["SUCCEEDED"] * 4
     assert all(r["rows"] == [[42.0]] for r in results)
+    assert sum(athena_stats(stack)["throttled"].values()) > throttled_before

@@ -7,7 +7,6 @@ tests exercise is what a user runs.
 import json
 import os
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -253,13 +252,3 @@ class LocalStack:
                 )
             )
         return processes
-
-
-def wait_for(predicate: "object", timeout_s: float, interval_s: float = 0.1) -> bool:
-    """Poll `predicate()` until it is truthy or `timeout_s` passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return True
-        time.sleep(interval_s)
-    return False

@@ -1,0 +1,347 @@
+"""The AWS side of the demo: data, table, workgroup, the service's role, and events to Restate."""
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aws_cdk import (
+    CfnOutput,
+    Duration,
+    Environment,
+    RemovalPolicy,
+    SecretValue,
+    Stack,
+)
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.schema import DATA_DIR, ColumnType, TableSchema, load_schema
+
+WORKGROUP_NAME = "demo-workgroup"
+DATA_PREFIX = "data/"
+RESULTS_PREFIX = "results/"
+EVENTS_HANDLER_PATH = "/athenaEvents/onStateChange"
+# Only final states resolve an awakeable; the handler ignores the others, so they are not sent.
+FINAL_STATES = ["SUCCEEDED", "FAILED", "CANCELLED"]
+
+# Schema column types are Hive types already; the map makes the Glue type explicit per type.
+GLUE_TYPES: dict[ColumnType, str] = {
+    "string": "string",
+    "date": "date",
+    "double": "double",
+    "bigint": "bigint",
+    "int": "int",
+    "boolean": "boolean",
+    "timestamp": "timestamp",
+}
+
+ATHENA_ACTIONS = [
+    "athena:StartQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:BatchGetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:StopQueryExecution",
+    "athena:GetWorkGroup",
+]
+GLUE_ACTIONS = ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"]
+# Bucket-level actions Athena needs for a results location (and to list the table's data).
+BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
+DATA_READ_ACTIONS = ["s3:GetObject"]
+RESULTS_ACTIONS = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+]
+
+
+class ContextError(ValueError):
+    """A context parameter is missing or wrong; the message says how to pass it."""
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    restate_ingress_url: str
+    restate_api_key_secret_name: str
+    service_principal_arn: str | None = None
+
+    @property
+    def events_endpoint(self) -> str:
+        return self.restate_ingress_url.rstrip("/") + EVENTS_HANDLER_PATH
+
+
+def settings_from_context(scope: Construct) -> DeploySettings:
+    """Read and check the context parameters; one error names every problem, a line each."""
+    ingress_url = scope.node.try_get_context("restateIngressUrl")
+    secret_name = scope.node.try_get_context("restateApiKeySecretName")
+    principal_arn = scope.node.try_get_context("servicePrincipalArn")
+    problems = []
+    if not ingress_url:
+        problems.append(
+            "Missing context parameter restateIngressUrl: pass the https URL of your Restate "
+            "ingress with -c restateIngressUrl=https://... "
+            "(for example -c restateIngressUrl=https://restate.example.com:8080)."
+        )
+    elif not _is_https_url(str(ingress_url)):
+        problems.append(
+            f"Context parameter restateIngressUrl must be an https URL (EventBridge API "
+            f"destinations only call HTTPS endpoints), got {ingress_url!r}: pass "
+            "-c restateIngressUrl=https://..."
+        )
+    if not secret_name:
+        problems.append(
+            "Missing context parameter restateApiKeySecretName: create a Secrets Manager "
+            "secret holding the Restate API key and pass its name with "
+            "-c restateApiKeySecretName=... "
+            "(for example -c restateApiKeySecretName=restate/ingress-api-key)."
+        )
+    if principal_arn and not str(principal_arn).startswith("arn:"):
+        problems.append(
+            f"Context parameter servicePrincipalArn must be an IAM ARN, got {principal_arn!r}: "
+            "pass -c servicePrincipalArn=arn:aws:iam::<account>:role/<name> or leave it out."
+        )
+    if problems:
+        raise ContextError("\n".join(problems))
+    return DeploySettings(
+        restate_ingress_url=str(ingress_url),
+        restate_api_key_secret_name=str(secret_name),
+        service_principal_arn=str(principal_arn) if principal_arn else None,
+    )
+
+
+def _is_https_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.hostname) and not parts.username
+
+
+def glue_columns(schema: TableSchema) -> list[glue.CfnTable.ColumnProperty]:
+    return [
+        glue.CfnTable.ColumnProperty(
+            name=column.name, type=GLUE_TYPES[column.type], comment=column.comment or None
+        )
+        for column in schema.columns
+    ]
+
+
+class AthenaPromiseStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploySettings,
+        env: Environment | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            description="Athena queries as durable promises: data, table, workgroup, role, "
+            "and Athena events to the Restate ingress",
+        )
+        schema = load_schema()
+
+        # Bucket for the table's data (data/) and Athena's query results (results/, expired
+        # after a week); a demo, so it is emptied and deleted with the stack.
+        bucket = s3.Bucket(
+            self,
+            "DataBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(prefix=RESULTS_PREFIX, expiration=Duration.days(7)),
+            ],
+        )
+
+        # The sample rows, copied from the repository's data/ (JSON lines files only).
+        s3deploy.BucketDeployment(
+            self,
+            "SampleData",
+            sources=[s3deploy.Source.asset(str(DATA_DIR), exclude=["*", "!*.jsonl"])],
+            destination_bucket=bucket,
+            destination_key_prefix=DATA_PREFIX,
+        )
+
+        # Glue database holding the demo table.
+        database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=self.account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(name=schema.database),
+        )
+
+        # The demo table over s3://bucket/data/, JSON lines read by the OpenX JSON SerDe.
+        table = glue.CfnTable(
+            self,
+            "Table",
+            catalog_id=self.account,
+            database_name=schema.database,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=schema.table,
+                table_type="EXTERNAL_TABLE",
+                parameters={"classification": "json", "EXTERNAL": "TRUE"},
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=glue_columns(schema),
+                    location=f"s3://{bucket.bucket_name}/{DATA_PREFIX}",
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                    ),
+                ),
+            ),
+        )
+        table.node.add_dependency(database)
+
+        # Workgroup the service runs in; its result location and settings override clients'.
+        workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=WORKGROUP_NAME,
+            description="Athena queries run as durable promises by the Restate service",
+            state="ENABLED",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=1_000_000_000,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version="AUTO"
+                ),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{bucket.bucket_name}/{RESULTS_PREFIX}",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+
+        # Role the Restate service assumes: this workgroup, this table, this bucket, nothing more.
+        principal: iam.IPrincipal = (
+            iam.ArnPrincipal(settings.service_principal_arn)
+            if settings.service_principal_arn
+            else iam.AccountRootPrincipal()
+        )
+        role = iam.Role(
+            self,
+            "ServiceRole",
+            assumed_by=principal,
+            description="Assumed by the Restate service to run Athena queries in demo-workgroup",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AthenaWorkGroup",
+                actions=ATHENA_ACTIONS,
+                resources=[
+                    self.format_arn(
+                        service="athena", resource="workgroup", resource_name=workgroup.name
+                    )
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlueTable",
+                actions=GLUE_ACTIONS,
+                resources=[
+                    self.format_arn(service="glue", resource="catalog"),
+                    self.format_arn(
+                        service="glue", resource="database", resource_name=schema.database
+                    ),
+                    self.format_arn(
+                        service="glue",
+                        resource="table",
+                        resource_name=f"{schema.database}/{schema.table}",
+                    ),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(sid="Bucket", actions=BUCKET_ACTIONS, resources=[bucket.bucket_arn])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadData",
+                actions=DATA_READ_ACTIONS,
+                resources=[bucket.arn_for_objects(f"{DATA_PREFIX}*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteResults",
+                actions=RESULTS_ACTIONS,
+                resources=[bucket.arn_for_objects(f"{RESULTS_PREFIX}*")],
+            )
+        )
+
+        # Events that could not be delivered to Restate land here (the service's poll catches up).
+        dead_letter_queue = sqs.Queue(
+            self,
+            "EventsDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+
+        # How EventBridge authenticates to the Restate ingress: "Authorization: Bearer <key>".
+        # The key stays a Secrets Manager dynamic reference that CloudFormation resolves at
+        # deploy time, so it never appears in the template; EventBridge keeps it in a secret
+        # of its own. (unsafe_plain_text only wraps the prefixed reference, no plaintext key.)
+        api_key = SecretValue.secrets_manager(settings.restate_api_key_secret_name)
+        connection = events.Connection(
+            self,
+            "RestateConnection",
+            description="Restate ingress, authenticated with the Restate API key",
+            authorization=events.Authorization.api_key(
+                "Authorization", SecretValue.unsafe_plain_text(f"Bearer {api_key.unsafe_unwrap()}")
+            ),
+        )
+
+        # The Restate handler that resolves the awakeable waiting for a query.
+        destination = events.ApiDestination(
+            self,
+            "RestateStateChangeHandler",
+            connection=connection,
+            endpoint=settings.events_endpoint,
+            http_method=events.HttpMethod.POST,
+            rate_limit_per_second=20,
+            description="Restate athenaEvents/onStateChange",
+        )
+
+        # Athena's final state changes in this workgroup, sent whole (the EventBridge envelope)
+        # to Restate as plain application/json (EventBridge's default adds a charset); failed
+        # deliveries are retried for two hours, then dead-lettered.
+        events.Rule(
+            self,
+            "QueryStateChangeRule",
+            description="Final Athena query states in demo-workgroup, to Restate",
+            event_pattern=events.EventPattern(
+                source=["aws.athena"],
+                detail_type=["Athena Query State Change"],
+                detail={"workgroupName": [WORKGROUP_NAME], "currentState": FINAL_STATES},
+            ),
+            targets=[
+                targets.ApiDestination(
+                    destination,
+                    header_parameters={"Content-Type": "application/json"},
+                    dead_letter_queue=dead_letter_queue,
+                    max_event_age=Duration.hours(2),
+                    retry_attempts=64,
+                )
+            ],
+        )
+
+        CfnOutput(self, "BucketName", value=bucket.bucket_name)
+        CfnOutput(self, "ServiceRoleArn", value=role.role_arn)
+        CfnOutput(self, "WorkGroupName", value=workgroup.name)
+        CfnOutput(self, "DeadLetterQueueUrl", value=dead_letter_queue.queue_url)

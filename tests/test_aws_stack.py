@@ -1,0 +1,431 @@
+"""The CDK stack, checked on its synthesized template (offline: no AWS account, no Docker)."""
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.aws import app as cdk_app
+from infra.aws.stack import (
+    ATHENA_ACTIONS,
+    BUCKET_ACTIONS,
+    DATA_READ_ACTIONS,
+    GLUE_ACTIONS,
+    RESULTS_ACTIONS,
+    AthenaPromiseStack,
+    ContextError,
+    settings_from_context,
+)
+from infra.schema import load_schema
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+CONTEXT = {
+    "restateIngressUrl": "https://restate.example.com:8080",
+    "restateApiKeySecretName": "restate/ingress-api-key",
+}
+
+
+class Synthesized:
+    def __init__(self) -> None:
+        self.app = cdk.App(context=CONTEXT)
+        self.stack = AthenaPromiseStack(
+            self.app,
+            "TestStack",
+            settings=settings_from_context(self.app),
+            env=cdk.Environment(account=ACCOUNT, region=REGION),
+        )
+        self.template = Template.from_stack(self.stack)
+        self.resources: dict[str, Any] = self.template.to_json()["Resources"]
+
+    def resolve(self, value: Any) -> Any:
+        return self.stack.resolve(value)
+
+    def only(self, resource_type: str) -> tuple[str, Any]:
+        found = self.template.find_resources(resource_type)
+        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+        logical_id, resource = next(iter(found.items()))
+        return logical_id, resource
+
+    def logical_id(self, construct_path: str) -> str:
+        child = self.stack.node.find_child(construct_path)
+        element = child if isinstance(child, cdk.CfnElement) else child.node.default_child
+        assert isinstance(element, cdk.CfnElement)
+        return self.stack.get_logical_id(element)
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesized:
+    return Synthesized()
+
+
+def arn(service: str, resource: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, f":{service}:{REGION}:{ACCOUNT}:{resource}"],
+        ]
+    }
+
+
+def bucket_objects(synth: Synthesized, prefix: str) -> dict[str, Any]:
+    bucket_id = synth.logical_id("DataBucket")
+    return {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{prefix}*"]]}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def all_policy_statements(synth: Synthesized) -> list[dict[str, Any]]:
+    """Every statement of every identity and resource policy in the template."""
+    statements: list[dict[str, Any]] = []
+    for resource in synth.resources.values():
+        properties = resource.get("Properties", {})
+        documents = [properties.get("PolicyDocument")]
+        documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        for document in documents:
+            if document:
+                statements += document["Statement"]
+    return statements
+
+
+def test_resource_counts(synth: Synthesized) -> None:
+    expected = {
+        "AWS::S3::Bucket": 1,
+        "AWS::S3::BucketPolicy": 1,
+        "AWS::Glue::Database": 1,
+        "AWS::Glue::Table": 1,
+        "AWS::Athena::WorkGroup": 1,
+        "AWS::Events::Connection": 1,
+        "AWS::Events::ApiDestination": 1,
+        "AWS::Events::Rule": 1,
+        "AWS::SQS::Queue": 1,
+        "AWS::SQS::QueuePolicy": 1,
+        "Custom::CDKBucketDeployment": 1,
+        "Custom::S3AutoDeleteObjects": 1,
+        # CDK's own: the BucketDeployment handler and the auto-delete-objects provider.
+        "AWS::Lambda::Function": 2,
+        # The AWS CLI layer the BucketDeployment handler runs with.
+        "AWS::Lambda::LayerVersion": 1,
+        # Service role, EventBridge's role for the API destination, and the two CDK handlers'.
+        "AWS::IAM::Role": 4,
+        "AWS::DynamoDB::Table": 0,
+        "AWS::SecretsManager::Secret": 0,
+    }
+    for resource_type, count in expected.items():
+        synth.template.resource_count_is(resource_type, count)
+
+
+def test_the_only_functions_are_cdks_custom_resource_handlers(synth: Synthesized) -> None:
+    functions = set(synth.template.find_resources("AWS::Lambda::Function"))
+    handlers = set()
+    for custom_type in ("Custom::CDKBucketDeployment", "Custom::S3AutoDeleteObjects"):
+        _, custom = synth.only(custom_type)
+        handlers.add(custom["Properties"]["ServiceToken"]["Fn::GetAtt"][0])
+    assert functions == handlers
+
+
+def test_bucket_is_private_encrypted_ssl_only_and_destroyed(synth: Synthesized) -> None:
+    bucket_id, bucket = synth.only("AWS::S3::Bucket")
+    assert bucket["DeletionPolicy"] == "Delete"
+    properties = bucket["Properties"]
+    assert properties["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+    }
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    synth.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    _, auto_delete = synth.only("Custom::S3AutoDeleteObjects")
+    assert auto_delete["Properties"]["BucketName"] == {"Ref": bucket_id}
+
+
+def test_sample_data_goes_to_data_prefix_and_only_jsonl_files(synth: Synthesized) -> None:
+    _, deployment = synth.only("Custom::CDKBucketDeployment")
+    properties = deployment["Properties"]
+    assert properties["DestinationBucketName"] == {"Ref": synth.logical_id("DataBucket")}
+    assert properties["DestinationBucketKeyPrefix"] == "data/"
+    [object_key] = properties["SourceObjectKeys"]
+    asset_dir = Path(synth.app.synth().directory) / f"asset.{object_key.removesuffix('.zip')}"
+    staged = sorted(path.name for path in asset_dir.iterdir())
+    assert staged
+    assert all(name.endswith(".jsonl") for name in staged), staged
+    assert "sample.jsonl" in staged
+
+
+def test_glue_table_columns_are_the_shared_schema(synth: Synthesized) -> None:
+    schema = load_schema()
+    _, database = synth.only("AWS::Glue::Database")
+    assert database["Properties"]["DatabaseInput"]["Name"] == schema.database
+    _, table = synth.only("AWS::Glue::Table")
+    table_input = table["Properties"]["TableInput"]
+    assert table["Properties"]["DatabaseName"] == schema.database
+    assert table_input["Name"] == schema.table
+    assert table_input["TableType"] == "EXTERNAL_TABLE"
+    storage = table_input["StorageDescriptor"]
+    assert storage["Columns"] == [
+        {"Name": column.name, "Type": column.type, "Comment": column.comment}
+        for column in schema.columns
+    ]
+    assert storage["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert storage["Location"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": synth.logical_id("DataBucket")}, "/data/"]]
+    }
+    assert synth.logical_id("Database") in table["DependsOn"]
+
+
+def test_workgroup_enforces_results_location_and_publishes_metrics(synth: Synthesized) -> None:
+    _, workgroup = synth.only("AWS::Athena::WorkGroup")
+    properties = workgroup["Properties"]
+    assert properties["Name"] == "demo-workgroup"
+    configuration = properties["WorkGroupConfiguration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["PublishCloudWatchMetricsEnabled"] is True
+    assert configuration["EngineVersion"] == {"SelectedEngineVersion": "AUTO"}
+    assert configuration["ResultConfiguration"]["OutputLocation"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": synth.logical_id("DataBucket")}, "/results/"]]
+    }
+
+
+def test_rule_matches_final_state_changes_in_the_workgroup(synth: Synthesized) -> None:
+    _, rule = synth.only("AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.athena"],
+        "detail-type": ["Athena Query State Change"],
+        "detail": {
+            "workgroupName": ["demo-workgroup"],
+            "currentState": ["SUCCEEDED", "FAILED", "CANCELLED"],
+        },
+    }
+
+
+def test_api_destination_posts_to_the_restate_handler_with_the_api_key(
+    synth: Synthesized,
+) -> None:
+    connection_id, connection = synth.only("AWS::Events::Connection")
+    assert connection["Properties"]["AuthorizationType"] == "API_KEY"
+    assert connection["Properties"]["AuthParameters"] == {
+        "ApiKeyAuthParameters": {
+            "ApiKeyName": "Authorization",
+            "ApiKeyValue": "Bearer "
+            "{{resolve:secretsmanager:restate/ingress-api-key:SecretString:::}}",
+        }
+    }
+    _, destination = synth.only("AWS::Events::ApiDestination")
+    properties = destination["Properties"]
+    assert properties["InvocationEndpoint"] == (
+        "https://restate.example.com:8080/athenaEvents/onStateChange"
+    )
+    assert properties["HttpMethod"] == "POST"
+    assert properties["InvocationRateLimitPerSecond"] > 0
+    assert properties["ConnectionArn"] == {"Fn::GetAtt": [connection_id, "Arn"]}
+
+
+def test_rule_target_has_dead_letter_queue_and_retry_policy(synth: Synthesized) -> None:
+    _, rule = synth.only("AWS::Events::Rule")
+    [target] = rule["Properties"]["Targets"]
+    destination_id, _ = synth.only("AWS::Events::ApiDestination")
+    queue_id, queue = synth.only("AWS::SQS::Queue")
+    assert target["Arn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
+    assert "Input" not in target and "InputTransformer" not in target  # the whole envelope
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 64}
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    # EventBridge may send to the dead-letter queue, but only for this rule.
+    synth.template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "sqs:SendMessage",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Condition": {"ArnEquals": {"aws:SourceArn": Match.any_value()}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_service_role_has_exactly_the_least_privilege_statements(synth: Synthesized) -> None:
+    role_id = synth.logical_id("ServiceRole")
+    role = synth.resources[role_id]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {
+                "AWS": {
+                    "Fn::Join": [
+                        "",
+                        ["arn:", {"Ref": "AWS::Partition"}, f":iam::{ACCOUNT}:root"],
+                    ]
+                }
+            },
+        }
+    ]
+    policies = [
+        resource["Properties"]
+        for resource in synth.template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in resource["Properties"]["Roles"]
+    ]
+    assert len(policies) == 1
+    assert "Policies" not in role["Properties"]
+    bucket_arn = {"Fn::GetAtt": [synth.logical_id("DataBucket"), "Arn"]}
+    assert policies[0]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "AthenaWorkGroup",
+            "Effect": "Allow",
+            "Action": ATHENA_ACTIONS,
+            "Resource": arn("athena", "workgroup/demo-workgroup"),
+        },
+        {
+            "Sid": "GlueTable",
+            "Effect": "Allow",
+            "Action": GLUE_ACTIONS,
+            "Resource": [
+                arn("glue", "catalog"),
+                arn("glue", "database/demo_db"),
+                arn("glue", "table/demo_db/table"),
+            ],
+        },
+        {"Sid": "Bucket", "Effect": "Allow", "Action": BUCKET_ACTIONS, "Resource": bucket_arn},
+        {
+            "Sid": "ReadData",
+            "Effect": "Allow",
+            "Action": DATA_READ_ACTIONS[0],
+            "Resource": bucket_objects(synth, "data/"),
+        },
+        {
+            "Sid": "ReadWriteResults",
+            "Effect": "Allow",
+            "Action": RESULTS_ACTIONS,
+            "Resource": bucket_objects(synth, "results/"),
+        },
+    ]
+    assert set(ATHENA_ACTIONS) == {
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:BatchGetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+        "athena:GetWorkGroup",
+    }
+    assert set(GLUE_ACTIONS) == {"glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"}
+    assert not any(action.startswith("s3:Put") for action in DATA_READ_ACTIONS)
+
+
+def test_no_statement_grants_athena_wildcards(synth: Synthesized) -> None:
+    statements = all_policy_statements(synth)
+    assert statements
+    for statement in statements:
+        actions = as_list(statement.get("Action", []))
+        assert "*" not in actions
+        assert "athena:*" not in actions
+        if any(str(action).lower().startswith("athena:") for action in actions):
+            assert "*" not in as_list(statement.get("Resource", [])), statement
+
+
+def test_outputs(synth: Synthesized) -> None:
+    bucket_id = synth.logical_id("DataBucket")
+    synth.template.has_output("BucketName", {"Value": {"Ref": bucket_id}})
+    synth.template.has_output(
+        "ServiceRoleArn", {"Value": {"Fn::GetAtt": [synth.logical_id("ServiceRole"), "Arn"]}}
+    )
+    synth.template.has_output("WorkGroupName", {"Value": "demo-workgroup"})
+    queue_id, _ = synth.only("AWS::SQS::Queue")
+    synth.template.has_output("DeadLetterQueueUrl", {"Value": {"Ref": queue_id}})
+
+
+def settings_for(context: dict[str, str]) -> Any:
+    return settings_from_context(cdk.App(context=context))
+
+
+def test_settings_accept_an_optional_service_principal() -> None:
+    principal = "arn:aws:iam::210987654321:role/restate-service"
+    settings = settings_for({**CONTEXT, "servicePrincipalArn": principal})
+    assert settings.service_principal_arn == principal
+    assert settings_for(CONTEXT).service_principal_arn is None
+    trailing_slash = settings_for({**CONTEXT, "restateIngressUrl": "https://r.example.com/"})
+    assert trailing_slash.events_endpoint == "https://r.example.com/athenaEvents/onStateChange"
+
+
+@pytest.mark.parametrize(
+    ("context", "sentences"),
+    [
+        (
+            {"restateApiKeySecretName": "restate/ingress-api-key"},
+            ["Missing context parameter restateIngressUrl", "-c restateIngressUrl=https://"],
+        ),
+        (
+            {"restateIngressUrl": "https://restate.example.com:8080"},
+            [
+                "Missing context parameter restateApiKeySecretName",
+                "-c restateApiKeySecretName=",
+            ],
+        ),
+        (
+            {},
+            [
+                "Missing context parameter restateIngressUrl",
+                "Missing context parameter restateApiKeySecretName",
+            ],
+        ),
+        (
+            {**CONTEXT, "restateIngressUrl": "http://restate.example.com:8080"},
+            ["restateIngressUrl must be an https URL", "-c restateIngressUrl=https://"],
+        ),
+        (
+            {**CONTEXT, "servicePrincipalArn": "restate-service"},
+            ["servicePrincipalArn must be an IAM ARN"],
+        ),
+    ],
+)
+def test_bad_context_is_a_clear_sentence(
+    context: dict[str, str],
+    sentences: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("CDK_CONTEXT_JSON", raising=False)
+    with pytest.raises(ContextError) as raised:
+        settings_for(context)
+    for sentence in sentences:
+        assert sentence in str(raised.value)
+    # The CLI entry point says the same on stderr and exits non-zero, without a traceback.
+    assert cdk_app.main(context=context) == 2
+    stderr = capsys.readouterr().err
+    for sentence in sentences:
+        assert sentence in stderr
+    assert "Traceback" not in stderr

@@ -1,0 +1,83 @@
+"""Which callback URLs the service refuses (SSRF), when submitted and when connecting."""
+
+import pytest
+
+from service.callback_url import CallbackUrlRefused, check_callback_url
+
+
+def resolver_for(mapping: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in mapping:
+            raise OSError("unknown host")
+        return mapping[host]
+
+    return resolve
+
+
+PUBLIC = resolver_for({"hooks.example.com": ["93.184.215.14"]})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/callback",
+        "http://127.0.0.1/callback",
+        "http://2130706433/callback",  # 127.0.0.1 as one decimal number
+        "http://0x7f000001/callback",  # ... in hex
+        "http://0x7f.1/callback",  # ... in mixed short form
+        "http://127.1/callback",  # ... in short form
+        "http://[::1]/callback",
+        "http://[::ffff:127.0.0.1]/callback",  # IPv4-mapped IPv6
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://10.0.0.5/callback",
+        "http://172.16.0.1/callback",
+        "http://172.31.255.254/callback",
+        "http://192.168.1.1/callback",
+        "http://0.0.0.0/callback",
+        "http://224.0.0.1/callback",
+        "http://100.64.0.1/callback",  # carrier-grade NAT, not public
+    ],
+)
+def test_private_loopback_and_metadata_addresses_are_refused(url: str) -> None:
+    with pytest.raises(CallbackUrlRefused, match="resolves to"):
+        check_callback_url(url, allow_private=False)
+
+
+def test_a_hostname_that_resolves_to_a_private_address_is_refused() -> None:
+    resolve = resolver_for({"internal.example.com": ["93.184.215.14", "10.1.2.3"]})
+    with pytest.raises(CallbackUrlRefused, match=r"private or reserved address \(10\.1\.2\.3\)"):
+        check_callback_url(
+            "https://internal.example.com/hook", allow_private=False, resolve=resolve
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://hooks.example.com/x", "must use http or https"),
+        ("file:///etc/passwd", "must use http or https"),
+        ("gopher://hooks.example.com/", "must use http or https"),
+        ("javascript:alert(1)", "must use http or https"),
+        ("https://user:secret@hooks.example.com/x", "must not contain a user name or password"),
+        ("https://user@hooks.example.com/x", "must not contain a user name or password"),
+        ("https:///no-host", "has no host"),
+        ("https://hooks.example.com/" + "x" * 3000, "longer than 2048"),
+        ("https://hooks.example.com:99999/x", "is not a valid URL"),
+        ("https://nowhere.invalid/x", "does not resolve"),
+    ],
+)
+def test_malformed_urls_are_refused_with_the_reason(url: str, reason: str) -> None:
+    with pytest.raises(CallbackUrlRefused, match=reason):
+        check_callback_url(url, allow_private=False, resolve=PUBLIC)
+
+
+def test_a_public_address_is_allowed() -> None:
+    check_callback_url("https://hooks.example.com/athena", allow_private=False, resolve=PUBLIC)
+
+
+def test_private_networks_can_be_allowed_but_metadata_never() -> None:
+    check_callback_url("http://127.0.0.1:9000/callback", allow_private=True)
+    check_callback_url("http://localhost:9000/callback", allow_private=True)
+    with pytest.raises(CallbackUrlRefused, match="metadata"):
+        check_callback_url("http://169.254.169.254/", allow_private=True)

@@ -1,0 +1,185 @@
+"""Crashes and misbehaving receivers: the promise still completes, once, and is pushed once.
+
+These tests kill real processes (SIGKILL) and restart them on the same state, so they get a
+stack of their own, with short retry intervals so recovery shows within seconds.
+"""
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import requests
+from aiohttp import web
+
+from infra.local.stack import LocalStack
+from service.models import DEMO_QUERY
+from tests.stack_support import (
+    ThreadedApp,
+    attach,
+    deliveries,
+    delivery_status,
+    executions_of,
+    extra_listener,
+    running_stack,
+    send,
+    submit,
+    tagged,
+    wait_until,
+)
+
+FAST_RETRIES = {
+    "WEBHOOK_FIRST_BACKOFF_S": "0.2",
+    "WEBHOOK_MAX_BACKOFF_S": "1",
+    "SAFETY_NET_INTERVAL_S": "2",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with running_stack(tmp_path_factory.mktemp("faults"), service_env=FAST_RETRIES) as local:
+        yield local
+
+
+def running_execution(stack: LocalStack, sql: str) -> str:
+    def running() -> str | None:
+        for qid, info in executions_of(stack, sql).items():
+            if info["state"] == "RUNNING":
+                return qid
+        return None
+
+    return str(wait_until(running, 30, "the query to be RUNNING on Athena"))
+
+
+@pytest.mark.parametrize("component", ["service", "restate"])
+def test_a_crash_mid_query_still_completes_the_promise_once(
+    stack: LocalStack, component: str
+) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=4"), str(uuid.uuid4())
+    assert send(stack, {"query": sql, "callback_url": f"{stack.listener_url}/callback"}, key).ok
+    running_execution(stack, sql)
+    stack.restart(component, kill=True)
+
+    response = attach(stack, key, timeout=90)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    (execution,) = executions_of(stack, sql).values()
+    assert execution["calls"]["StartQueryExecution"] == 1
+    webhook_id = f"msg_{result['invocation_id']}"
+    pushed = wait_until(
+        lambda: [d for d in deliveries(stack.listener_url) if d["webhook_id"] == webhook_id],
+        60,
+        "the pushed result",
+    )
+    assert len(pushed) == 1 and pushed[0]["body"].encode() == response.content
+
+
+def delivered(stack: LocalStack, webhook_id: str, state: str = "delivered") -> Any:
+    return wait_until(
+        lambda: (
+            (status := delivery_status(stack, webhook_id)) and status["state"] == state and status
+        ),
+        60,
+        f"delivery {webhook_id} to be {state}",
+    )
+
+
+def push(stack: LocalStack, callback_url: str) -> str:
+    response = submit(
+        stack, {"query": tagged(DEMO_QUERY, "run_time_s=0.2"), "callback_url": callback_url}
+    )
+    assert response.status_code == 200, response.text
+    return f"msg_{response.json()['invocation_id']}"
+
+
+def test_listener_down_at_first_then_started(stack: LocalStack, tmp_path: Path) -> None:
+    listener, url = extra_listener(stack, tmp_path)
+    webhook_id = push(stack, f"{url}/callback")
+    wait_until(
+        lambda: (delivery_status(stack, webhook_id) or {}).get("attempts", 0) >= 2,
+        30,
+        "a few refused attempts",
+    )
+    listener.start()
+    try:
+        status = delivered(stack, webhook_id)
+        assert status["attempts"] >= 3
+        assert [d["webhook_id"] for d in deliveries(url)] == [webhook_id]
+    finally:
+        listener.stop()
+
+
+def test_listener_answers_500_twice_then_200(stack: LocalStack, tmp_path: Path) -> None:
+    listener, url = extra_listener(stack, tmp_path, "--fail-first", "2", "--fail-status", "500")
+    listener.start()
+    try:
+        webhook_id = push(stack, f"{url}/callback")
+        status = delivered(stack, webhook_id)
+        assert status["attempts"] == 3 and status["last_status"] == 200
+        assert [d["webhook_id"] for d in deliveries(url)] == [webhook_id]
+        stats = requests.get(f"{url}/deliveries/_stats", timeout=10).json()
+        assert stats["by_status"] == {"500": 2, "200": 1}
+    finally:
+        listener.stop()
+
+
+@pytest.mark.parametrize("status_code", [410, 400])
+def test_a_refusing_listener_is_given_up_on_and_recorded(
+    stack: LocalStack, tmp_path: Path, status_code: int
+) -> None:
+    args = ("--fail-always", "--fail-status", str(status_code))
+    listener, url = extra_listener(stack, tmp_path, *args)
+    listener.start()
+    try:
+        webhook_id = push(stack, f"{url}/callback")
+        status = delivered(stack, webhook_id, state="gave_up")
+        assert status["attempts"] == 1 and status["last_status"] == status_code
+        assert deliveries(url) == []
+    finally:
+        listener.stop()
+
+
+def test_service_killed_between_the_post_and_its_journal_entry(stack: LocalStack) -> None:
+    """The receiver sees the same webhook-id twice and stores it once."""
+    forwarded = threading.Event()
+    release = threading.Event()
+    target = f"{stack.listener_url}/callback"
+
+    # A slow hop in front of the real listener: it forwards the first POST (so the listener
+    # stores it), then holds the answer back while the test kills the service.
+    async def slow_hop(request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("webhook-")}
+        headers["content-type"] = "application/json"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(target, data=body, headers=headers) as answer,
+        ):
+            status, text = answer.status, await answer.text()
+        if not forwarded.is_set():
+            forwarded.set()
+            await asyncio_wait(release)
+        return web.Response(status=status, text=text, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/callback", slow_hop)
+    with ThreadedApp(app) as hop:
+        webhook_id = push(stack, f"{hop.url}/callback")
+        assert forwarded.wait(30)
+        stack.restart("service", kill=True)
+        release.set()
+        status = delivered(stack, webhook_id)
+    stored = [d for d in deliveries(stack.listener_url) if d["webhook_id"] == webhook_id]
+    assert len(stored) == 1
+    assert stored[0]["attempts"] == 2  # the same webhook-id arrived twice
+    assert status["attempts"] == 1  # ... but the journal recorded one attempt
+
+
+async def asyncio_wait(event: threading.Event) -> None:
+    while not event.is_set():
+        await asyncio.sleep(0.05)

@@ -1,0 +1,96 @@
+"""Pure logic of the service: request validation, value decoding, tokens, backoff."""
+
+import itertools
+
+import pytest
+from pydantic import ValidationError
+
+from service.decode import decode_cell, decode_rows
+from service.delivery import DeliveryPolicy, backoff_s
+from service.models import DEMO_QUERY, Column, QueryRequest
+from service.query import client_request_token
+from service.result_serde import describe_validation_error
+from service.watcher import WatchRequest, next_delay
+
+
+def test_an_empty_request_is_the_demo_query() -> None:
+    assert QueryRequest.model_validate({}).query == DEMO_QUERY
+    assert QueryRequest.model_validate({"request": "SELECT 1"}).query == "SELECT 1"
+    assert QueryRequest.model_validate({"query": "SELECT 2"}).query == "SELECT 2"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"query": ""}, "query: must not be empty"),
+        ({"max_rows": -5}, "max_rows: Input should be greater than or equal to 0"),
+        ({"timeout_s": -1}, "timeout_s: Input should be greater than 0"),
+        ({"colour": "red"}, "colour: is not a known field"),
+        ({"callback_url": "ftp://x.example/"}, "callback_url: must use http or https"),
+    ],
+)
+def test_validation_errors_name_the_field(body: dict[str, object], expected: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        QueryRequest.model_validate(body)
+    assert expected in describe_validation_error(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("athena_type", "text", "value"),
+    [
+        ("integer", "7", 7),
+        ("bigint", "-9007199254740993", -9007199254740993),
+        ("double", "42.0", 42.0),
+        ("double", "NaN", "NaN"),
+        ("double", "Infinity", "Infinity"),
+        ("boolean", "true", True),
+        ("boolean", "false", False),
+        ("varchar", "hello", "hello"),
+        ("date", "2024-01-01", "2024-01-01"),
+        ("timestamp", "2024-01-01 00:00:00.000", "2024-01-01 00:00:00.000"),
+        ("decimal", "12345678901234567890.12", "12345678901234567890.12"),
+        ("json", '{"a": [1, 2]}', {"a": [1, 2]}),
+        ("integer", "not a number", "not a number"),
+        ("integer", None, None),
+    ],
+)
+def test_cells_are_decoded_by_athena_type(
+    athena_type: str, text: str | None, value: object
+) -> None:
+    assert decode_cell(athena_type, text) == value
+
+
+def test_rows_decode_column_by_column() -> None:
+    columns = [Column(name="id", type="varchar"), Column(name="value", type="double")]
+    assert decode_rows(columns, [["a", "17"], ["b", None]]) == [["a", 17.0], ["b", None]]
+
+
+def test_the_start_token_is_stable_per_invocation_and_fits_athena() -> None:
+    token = client_request_token("inv_1abc")
+    assert token == client_request_token("inv_1abc")
+    assert token != client_request_token("inv_1abd")
+    assert 32 <= len(token) <= 128
+
+
+def test_watcher_backoff_grows_and_is_capped() -> None:
+    watch = WatchRequest(
+        query_execution_id="q", awakeable_id="a", first_delay_s=0.25, max_delay_s=5
+    )
+    delays = [next_delay(watch, check) for check in range(12)]
+    assert delays[0] == 0.25
+    assert all(a <= b for a, b in itertools.pairwise(delays))
+    assert max(delays) == 5
+
+
+def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:
+    policy = DeliveryPolicy(
+        attempt_timeout_s=15,
+        retry_window_s=86400,
+        first_backoff_s=1,
+        max_backoff_s=600,
+        allow_private=False,
+    )
+    assert backoff_s(policy, 1, 0.0, None) == 0.5
+    assert backoff_s(policy, 1, 1.0, None) == 1.0
+    assert backoff_s(policy, 20, 1.0, None) == 600
+    assert backoff_s(policy, 1, 0.0, 120) == 120

@@ -1,0 +1,132 @@
+"""One webhook attempt against a real aiohttp receiver: signature, headers, verdicts."""
+
+import asyncio
+import time
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from listener.signature import verify
+from service.settings import Settings
+from service.webhook import USER_AGENT, classify, parse_retry_after, post_webhook, signed_headers
+
+SECRET = Settings().webhook_secret
+BODY = b'{"state":"SUCCEEDED","rows":[[42.0]]}'
+
+
+async def serve(handler) -> TestServer:  # type: ignore[no-untyped-def]
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def test_the_post_is_signed_per_standard_webhooks_and_verifiable() -> None:
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        seen.append((dict(request.headers), await request.read()))
+        return web.json_response({"status": "stored"})
+
+    server = await serve(receive)
+    try:
+        now = int(time.time())
+        headers = signed_headers(SECRET, "msg_inv_1", now, BODY)
+        outcome = await post_webhook(
+            str(server.make_url("/callback")),
+            BODY,
+            headers,
+            timeout_s=5,
+            allow_private=True,
+            now=now,
+        )
+    finally:
+        await server.close()
+    assert outcome.verdict == "delivered" and outcome.status == 200
+    (received_headers, received_body) = seen[0]
+    assert received_body == BODY
+    assert received_headers["User-Agent"] == USER_AGENT
+    assert received_headers["Content-Type"] == "application/json"
+    verified = verify(SECRET, received_headers, received_body)
+    assert verified.webhook_id == "msg_inv_1"
+
+
+async def test_a_redirect_is_not_followed_and_not_retried() -> None:
+    followed: list[str] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        if request.path != "/callback":
+            followed.append(request.path)
+        raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+
+    server = await serve(redirect)
+    try:
+        outcome = await post_webhook(
+            str(server.make_url("/callback")), BODY, {}, timeout_s=5, allow_private=True, now=0
+        )
+    finally:
+        await server.close()
+    assert outcome.verdict == "give_up" and outcome.status == 302
+    assert followed == []
+
+
+async def test_a_private_address_is_refused_at_connect_time() -> None:
+    outcome = await post_webhook(
+        "http://localhost:9/callback", BODY, {}, timeout_s=5, allow_private=False, now=0
+    )
+    assert outcome.verdict == "give_up"
+    assert "loopback" in (outcome.error or "")
+
+
+async def test_connection_refused_is_retried() -> None:
+    outcome = await post_webhook(
+        "http://127.0.0.1:9/callback", BODY, {}, timeout_s=5, allow_private=True, now=0
+    )
+    assert outcome.verdict == "retry" and outcome.status is None
+
+
+async def test_a_slow_receiver_times_out_and_is_retried() -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response()
+
+    server = await serve(slow)
+    try:
+        outcome = await post_webhook(
+            str(server.make_url("/callback")), BODY, {}, timeout_s=0.3, allow_private=True, now=0
+        )
+    finally:
+        await server.close()
+    assert outcome.verdict == "retry" and "no answer within 0.3 s" in (outcome.error or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        (200, "delivered"),
+        (204, "delivered"),
+        (301, "give_up"),
+        (302, "give_up"),
+        (400, "give_up"),
+        (401, "give_up"),
+        (404, "give_up"),
+        (410, "give_up"),
+        (408, "retry"),
+        (409, "retry"),
+        (425, "retry"),
+        (429, "retry"),
+        (500, "retry"),
+        (503, "retry"),
+    ],
+)
+def test_classify(status: int, verdict: str) -> None:
+    assert classify(status) == verdict
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    assert parse_retry_after("120", now=0) == 120
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 30) == 30
+    assert parse_retry_after("soon", now=0) is None
+    assert parse_retry_after(None, now=0) is None
