@@ -1,10 +1,13 @@
 """Athena's "Athena Query State Change" events, from EventBridge or the local Athena."""
 
 import restate
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from restate import TerminalError
+from restate.serde import BytesSerde
 
 from service.athena import FINAL_STATES
 from service.completion import on_final_state
+from service.wire import describe_validation_error
 
 athena_events = restate.Service("athenaEvents")
 
@@ -32,8 +35,18 @@ class StateChangeEvent(BaseModel):
     detail: StateChangeDetail
 
 
-@athena_events.handler("onStateChange")
-async def on_state_change(ctx: restate.Context, event: StateChangeEvent) -> None:
+def parse_event(body: bytes) -> StateChangeEvent:
+    # A malformed event is a 400: EventBridge does not retry it, and it lands in the DLQ.
+    try:
+        return StateChangeEvent.model_validate_json(body)
+    except ValidationError as error:
+        message = describe_validation_error(error, "Athena state-change event", "see EventBridge")
+        raise TerminalError(message, 400) from None
+
+
+@athena_events.handler("onStateChange", input_serde=BytesSerde())
+async def on_state_change(ctx: restate.Context, body: bytes) -> None:
+    event = parse_event(body)
     if event.source != "aws.athena" or event.detail_type != "Athena Query State Change":
         log.info("Ignoring event %s: %s from %s", event.id, event.detail_type, event.source)
         return

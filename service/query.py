@@ -15,10 +15,10 @@ from service.completion import CompletionPlan, stop_watching, watch_for_completi
 from service.delivery import DeliveryRequest, deliver, webhook_id_for
 from service.durable import ATHENA_RETRY, terminal_on_rejection
 from service.models import Column, QueryRequest, QueryResult, encode_result
-from service.result_serde import QueryResultSerde, describe_validation_error
 from service.results import fetch_rows
 from service.runtime import athena
 from service.settings import settings
+from service.wire import QueryResultSerde, describe_validation_error
 
 query = restate.Service("query")
 

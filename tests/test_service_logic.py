@@ -9,8 +9,8 @@ from service.decode import decode_cell, decode_rows
 from service.delivery import DeliveryPolicy, backoff_s
 from service.models import DEMO_QUERY, Column, QueryRequest
 from service.query import client_request_token
-from service.result_serde import describe_validation_error
 from service.watcher import WatchRequest, next_delay
+from service.wire import describe_validation_error
 
 
 def test_an_empty_request_is_the_demo_query() -> None:

@@ -3,7 +3,9 @@
 from pydantic import ValidationError
 from restate.serde import Serde
 
-from service.models import QueryResult, encode_result
+from service.models import QueryRequest, QueryResult, encode_result
+
+QUERY_REQUEST_FIELDS = ", ".join(QueryRequest.model_fields)
 
 
 class QueryResultSerde(Serde[QueryResult]):
@@ -16,13 +18,15 @@ class QueryResultSerde(Serde[QueryResult]):
         return encode_result(obj) if obj is not None else b""
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """`max_rows: Input should be greater than or equal to 0; query: must not be empty`"""
+def describe_validation_error(
+    error: ValidationError, subject: str = "query request", known: str = QUERY_REQUEST_FIELDS
+) -> str:
+    """`Invalid query request. max_rows: Input should be ...; query: must not be empty`"""
     problems = []
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"]) or "body"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "is not a known field (known: query, callback_url, max_rows, timeout_s)"
+            message = f"is not a known field (known: {known})"
         problems.append(f"{field}: {message}")
-    return "Invalid query request. " + "; ".join(problems)
+    return f"Invalid {subject}. " + "; ".join(problems)

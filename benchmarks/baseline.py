@@ -1,0 +1,37 @@
+"""The baseline: what a caller would write without Restate. Start, poll every 100 ms, read."""
+
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+
+def athena_client(endpoint_url: str) -> Any:
+    return boto3.client(
+        "athena",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def run_polling_loop(client: Any, sql: str, interval_s: float = 0.1) -> tuple[str, float, datetime]:
+    """Returns the execution id, the seconds from start to rows in hand, and Athena's completion."""
+    began = time.perf_counter()
+    qid = client.start_query_execution(
+        QueryString=sql,
+        ClientRequestToken=str(uuid.uuid4()),
+        QueryExecutionContext={"Database": "demo_db"},
+        WorkGroup="primary",
+    )["QueryExecutionId"]
+    while True:
+        execution = client.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+        if execution["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(interval_s)
+    for _ in client.get_paginator("get_query_results").paginate(QueryExecutionId=qid):
+        pass
+    return qid, time.perf_counter() - began, execution["Status"]["CompletionDateTime"]

@@ -1,0 +1,114 @@
+"""EventBridge-shaped "Athena Query State Change" events, POSTed to a configured URL.
+
+Sending never holds up a query: each event is its own task, chained behind the previous
+event of the same query so that one query's events arrive in order.
+"""
+
+import asyncio
+import logging
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from .config import LocalAthenaConfig
+from .execution import Execution
+
+log = logging.getLogger(__name__)
+
+ACCOUNT = "123456789012"
+ATTEMPTS = 4
+FIRST_BACKOFF_S = 0.1
+RETRY_STATUSES = {408, 429}  # besides 5xx: the receiver asks to try again later
+
+
+def state_change_event(execution: Execution, previous: str | None, region: str) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "versionId": "0",
+        "currentState": execution.state,
+        "statementType": execution.statement_type,
+        "queryExecutionId": execution.id,
+        "workgroupName": execution.work_group,
+        "sequenceNumber": str(execution.event_sequence),
+    }
+    if previous is not None:
+        detail["previousState"] = previous
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Athena Query State Change",
+        "source": "aws.athena",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+class EventPublisher:
+    def __init__(self, config: LocalAthenaConfig, session: aiohttp.ClientSession) -> None:
+        self._config = config
+        self._session = session
+        self._in_flight: set[asyncio.Task[None]] = set()
+        # The last send of each unfinished query, which its next event waits for.
+        self._last_send: dict[str, asyncio.Task[None]] = {}
+
+    def state_changed(self, execution: Execution, previous: str | None) -> None:
+        execution.event_sequence += 1
+        if execution.is_final:
+            before = self._last_send.pop(execution.id, None)
+        else:
+            before = self._last_send.get(execution.id)
+        url = self._config.events_url
+        if url is None:
+            return
+        if execution.hints.drop_events or random.random() < self._config.drop_events_rate:
+            log.info("dropping the %s event of %s as configured", execution.state, execution.id)
+            return
+        event = state_change_event(execution, previous, self._config.region)
+        task = asyncio.create_task(self._send_after(before, url, event))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        if not execution.is_final:
+            self._last_send[execution.id] = task
+
+    async def _send_after(
+        self, before: asyncio.Task[None] | None, url: str, event: dict[str, Any]
+    ) -> None:
+        if before is not None:
+            await asyncio.gather(before, return_exceptions=True)
+        await self._send(url, event)
+
+    async def _send(self, url: str, event: dict[str, Any]) -> None:
+        detail = event["detail"]
+        what = f"{detail['currentState']} event of {detail['queryExecutionId']}"
+        timeout = aiohttp.ClientTimeout(total=5)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self._session.post(url, json=event, timeout=timeout) as response:
+                    if response.status < 500 and response.status not in RETRY_STATUSES:
+                        if response.status >= 300:
+                            log.warning("%s refused by %s: HTTP %s", what, url, response.status)
+                        return
+                    problem = f"HTTP {response.status}"
+            except (aiohttp.ClientError, TimeoutError) as error:
+                problem = repr(error)
+            if attempt < ATTEMPTS:
+                await asyncio.sleep(FIRST_BACKOFF_S * 3 ** (attempt - 1))
+        log.warning("gave up on %s after %d attempts to %s: %s", what, ATTEMPTS, url, problem)
+
+    async def drain(self) -> None:
+        """Wait for every event in flight to be delivered or given up on."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Give events in flight a moment to arrive before the server goes away."""
+        pending = list(self._in_flight)
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+        for task in pending:
+            task.cancel()

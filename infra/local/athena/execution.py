@@ -1,0 +1,75 @@
+"""One query execution: what was asked, where it is in its lifecycle, and how it ended."""
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import duckdb
+
+from .engine import ResultSummary
+from .sqltext import QueryHints, StatementType
+
+State = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+FINAL_STATES: frozenset[State] = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+DEFAULT_OUTPUT = "s3://local-athena-results/"
+
+
+@dataclass
+class Execution:
+    query: str
+    statement_type: StatementType
+    work_group: str
+    context: dict[str, str]
+    output_prefix: str
+    hints: QueryHints
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    state: State = "QUEUED"
+    reason: str | None = None
+    athena_error: dict[str, Any] | None = None
+    submitted_at: float = field(default_factory=time.time)
+    running_at: float | None = None
+    engine_done_at: float | None = None
+    completed_at: float | None = None
+    planning_ms: int = 0
+    data_scanned: int = 0
+    result: ResultSummary | None = None
+    event_sequence: int = 0
+    calls: Counter[str] = field(default_factory=Counter)
+    calls_before_completion: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def output_location(self) -> str:
+        return f"{self.output_prefix.rstrip('/')}/{self.id}.csv"
+
+    def record_call(self, operation: str) -> None:
+        self.calls[operation] += 1
+        if not self.is_final:
+            self.calls_before_completion[operation] += 1
+
+    def fail(self, error: Exception) -> None:
+        """A failed query is an outcome, recorded the way Athena describes it."""
+        category, error_type, retryable = _classify(error)
+        self.reason = str(error)
+        self.athena_error = {
+            "ErrorCategory": category,
+            "ErrorType": error_type,
+            "Retryable": retryable,
+            "ErrorMessage": str(error),
+        }
+
+
+def _classify(error: Exception) -> tuple[int, int, bool]:
+    """(ErrorCategory, ErrorType, Retryable) from Athena's error catalog."""
+    if isinstance(error, duckdb.ProgrammingError):
+        return 2, 1000, False  # USER: the SQL does not parse or bind
+    if isinstance(error, duckdb.DataError):
+        return 2, 1001, False  # USER: the data does not fit the query
+    if isinstance(error, duckdb.Error):
+        return 1, 200, False  # SYSTEM: the engine failed
+    return 1, 100, True  # SYSTEM: internal service error, worth a retry

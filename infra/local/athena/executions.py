@@ -1,0 +1,124 @@
+"""The registry of executions and the lifecycle each one walks: QUEUED, RUNNING, final."""
+
+import asyncio
+import logging
+import time
+
+from .config import LocalAthenaConfig
+from .engine import QueryEngine
+from .events import EventPublisher
+from .execution import DEFAULT_OUTPUT, Execution, State
+from .protocol import StartQueryExecutionRequest, invalid_request
+from .sqltext import parse_hints, statement_type
+
+log = logging.getLogger(__name__)
+
+
+class Executions:
+    def __init__(
+        self, config: LocalAthenaConfig, engine: QueryEngine, events: EventPublisher
+    ) -> None:
+        self._config = config
+        self._engine = engine
+        self._events = events
+        self._by_id: dict[str, Execution] = {}
+        self._by_token: dict[str, str] = {}
+        self._lifecycles: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, request: StartQueryExecutionRequest) -> tuple[Execution, bool]:
+        """The execution for this request, and whether it is new (a repeated token is not)."""
+        token = request.client_request_token
+        if token is not None and token in self._by_token:
+            existing = self._by_id[self._by_token[token]]
+            if existing.query != request.query_string:
+                raise invalid_request(
+                    "Idempotent parameters do not match: this ClientRequestToken was used "
+                    "with a different QueryString."
+                )
+            return existing, False
+        execution = Execution(
+            query=request.query_string,
+            statement_type=statement_type(request.query_string),
+            work_group=request.work_group,
+            context=request.query_execution_context,
+            output_prefix=str(request.result_configuration.get("OutputLocation") or DEFAULT_OUTPUT),
+            hints=parse_hints(request.query_string),
+        )
+        self._by_id[execution.id] = execution
+        if token is not None:
+            self._by_token[token] = execution.id
+        execution.record_call("StartQueryExecution")
+        self._events.state_changed(execution, None)
+        self._lifecycles[execution.id] = asyncio.create_task(self._walk(execution))
+        return execution, True
+
+    def find(self, execution_id: str) -> Execution | None:
+        return self._by_id.get(execution_id)
+
+    def get(self, execution_id: str) -> Execution:
+        execution = self._by_id.get(execution_id)
+        if execution is None:
+            raise invalid_request(f"QueryExecution {execution_id} was not found")
+        return execution
+
+    def all(self) -> list[Execution]:
+        return list(self._by_id.values())
+
+    def stop(self, execution: Execution) -> None:
+        """Cancel a queued or running query; a finished one stays as it is."""
+        if execution.is_final:
+            return
+        execution.reason = "Query was cancelled by user"
+        self._transition(execution, "CANCELLED")
+        self._engine.interrupt(execution.id)
+        lifecycle = self._lifecycles.pop(execution.id, None)
+        if lifecycle is not None:
+            lifecycle.cancel()
+
+    async def settle(self, execution: Execution) -> None:
+        """Wait until the execution is final and every event sent so far was delivered."""
+        lifecycle = self._lifecycles.get(execution.id)
+        if lifecycle is not None:
+            await asyncio.gather(lifecycle, return_exceptions=True)
+        await self._events.drain()
+
+    async def close(self) -> None:
+        for lifecycle in self._lifecycles.values():
+            lifecycle.cancel()
+        await asyncio.gather(*self._lifecycles.values(), return_exceptions=True)
+
+    async def _walk(self, execution: Execution) -> None:
+        hints, config = execution.hints, self._config
+        queue_delay = config.queue_delay_s if hints.queue_delay_s is None else hints.queue_delay_s
+        run_time = config.run_time_s if hints.run_time_s is None else hints.run_time_s
+        try:
+            await asyncio.sleep(queue_delay)
+            execution.running_at = time.time()
+            self._transition(execution, "RUNNING")
+            outcome: State = "SUCCEEDED"
+            try:
+                database = execution.context.get("Database")
+                summary = await asyncio.to_thread(
+                    self._engine.run, execution.id, execution.query, database
+                )
+                execution.result, execution.planning_ms = summary, summary.planning_ms
+                execution.data_scanned = summary.scanned_bytes
+            except Exception as error:  # a failed query is an outcome, never a server error
+                outcome = "FAILED"
+                execution.fail(error)
+            # Athena never answers in an instant; pad the run to the configured minimum.
+            await asyncio.sleep(max(0.0, execution.running_at + run_time - time.time()))
+            execution.engine_done_at = time.time()
+            self._transition(execution, outcome)
+        except asyncio.CancelledError:
+            if not execution.is_final:  # the server is shutting down, not a user's stop
+                raise
+        finally:
+            self._lifecycles.pop(execution.id, None)
+
+    def _transition(self, execution: Execution, state: State) -> None:
+        previous, execution.state = execution.state, state
+        if execution.is_final:
+            execution.completed_at = time.time()
+        log.info("%s %s -> %s", execution.id, previous, state)
+        self._events.state_changed(execution, previous)

@@ -1,0 +1,88 @@
+"""Athena's JSON 1.1 wire protocol: request shapes and AWS-shaped errors."""
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "AmazonAthena."
+
+Model = TypeVar("Model", bound=BaseModel)
+WORK_GROUP_NAME = r"^[a-zA-Z0-9._-]{1,128}$"
+
+
+class AthenaServiceError(Exception):
+    """An error answered the way AWS answers it, so botocore raises the same ClientError."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **fields: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.fields = fields
+
+    def to_response(self, request_id: str) -> web.Response:
+        body = {"__type": self.code, "Message": self.message, **self.fields}
+        headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": self.code}
+        return json_response(body, request_id, status=self.status, headers=headers)
+
+
+def invalid_request(message: str) -> AthenaServiceError:
+    return AthenaServiceError("InvalidRequestException", message, AthenaErrorCode="INVALID_INPUT")
+
+
+def json_response(
+    body: dict[str, Any], request_id: str, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=status,
+        content_type=CONTENT_TYPE,
+        headers={"x-amzn-RequestId": request_id, **(headers or {})},
+    )
+
+
+class _Request(BaseModel):
+    # AWS ignores members it does not model; so do we.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=True)
+
+
+class StartQueryExecutionRequest(_Request):
+    query_string: str = Field(alias="QueryString", min_length=1, max_length=262144)
+    client_request_token: str | None = Field(
+        None, alias="ClientRequestToken", min_length=32, max_length=128
+    )
+    query_execution_context: dict[str, str] = Field(default={}, alias="QueryExecutionContext")
+    result_configuration: dict[str, Any] = Field(default={}, alias="ResultConfiguration")
+    work_group: str = Field(default="primary", alias="WorkGroup", pattern=WORK_GROUP_NAME)
+
+
+class QueryExecutionIdRequest(_Request):
+    query_execution_id: str = Field(alias="QueryExecutionId", pattern=r"^\S{1,128}$")
+
+
+class BatchGetQueryExecutionRequest(_Request):
+    query_execution_ids: list[str] = Field(alias="QueryExecutionIds", min_length=1, max_length=50)
+
+
+class GetQueryResultsRequest(QueryExecutionIdRequest):
+    next_token: str | None = Field(default=None, alias="NextToken", min_length=1, max_length=1024)
+    max_results: int = Field(default=1000, alias="MaxResults", ge=1, le=1000)
+
+
+def parse_request(model: type[Model], body: dict[str, Any]) -> Model:
+    """Validate a request body, turning pydantic's report into AWS's sentence style."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        problems = [
+            f"Value at '{'.'.join(str(p) for p in e['loc'])}' failed to satisfy constraint: "
+            f"{e['msg']}"
+            for e in error.errors()
+        ]
+        count = len(problems)
+        raise invalid_request(
+            f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(problems)
+        ) from None

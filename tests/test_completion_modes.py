@@ -1,0 +1,169 @@
+"""Event-driven completion: events resolve the awakeable, the safety net catches lost ones.
+
+Each mode gets a stack of its own (COMPLETION_MODE is a deployment setting).
+"""
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from infra.local.stack import LocalStack
+from service.models import DEMO_QUERY
+from tests.stack_support import (
+    attach,
+    executions_of,
+    running_stack,
+    send,
+    submit,
+    tagged,
+    wait_until,
+)
+
+
+@pytest.fixture(scope="module")
+def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    tmp = tmp_path_factory.mktemp("events")
+    with running_stack(tmp, completion_mode="events", with_listener=False) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def both_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    tmp = tmp_path_factory.mktemp("both")
+    env = {"SAFETY_NET_INTERVAL_S": "1.5"}
+    with running_stack(tmp, completion_mode="both", with_listener=False, service_env=env) as stack:
+        yield stack
+
+
+def only_execution(stack: LocalStack, sql: str) -> dict[str, Any]:
+    (execution,) = executions_of(stack, sql).values()
+    return execution
+
+
+def failing_invocations(stack: LocalStack) -> list[dict[str, Any]]:
+    """Invocations Restate is retrying because a handler threw: there should be none."""
+    query = (
+        "SELECT id, target, last_failure FROM sys_invocation "
+        "WHERE last_failure IS NOT NULL AND status != 'completed'"
+    )
+    response = requests.post(
+        f"{stack.admin_url}/query",
+        json={"query": query},
+        headers={"accept": "application/json"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return list(response.json()["rows"])
+
+
+def event(query_execution_id: str, state: str, previous: str | None = "RUNNING") -> dict[str, Any]:
+    detail = {
+        "versionId": "0",
+        "currentState": state,
+        "statementType": "DML",
+        "queryExecutionId": query_execution_id,
+        "workgroupName": "primary",
+        "sequenceNumber": "3",
+    }
+    if previous:
+        detail["previousState"] = previous
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Athena Query State Change",
+        "source": "aws.athena",
+        "account": "123456789012",
+        "time": "2026-11-27T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def post_event(stack: LocalStack, body: Any) -> requests.Response:
+    return requests.post(f"{stack.ingress_url}/athenaEvents/onStateChange", json=body, timeout=30)
+
+
+def test_events_mode_completes_without_polling_athena(events_stack: LocalStack) -> None:
+    sql = tagged(DEMO_QUERY)
+    result = submit(events_stack, {"query": sql}).json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    execution = only_execution(events_stack, sql)
+    assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
+    # After completion: one describe for the statistics, one page of results.
+    assert execution["calls"]["GetQueryExecution"] == 1
+
+
+def test_an_event_that_arrives_before_the_waiter_registers(events_stack: LocalStack) -> None:
+    # The local Athena finishes the query and delivers its events before it even answers
+    # StartQueryExecution, so the service cannot have registered its awakeable yet.
+    sql = tagged(DEMO_QUERY, "queue_delay_s=0 run_time_s=0 finish_before_reply=1")
+    result = submit(events_stack, {"query": sql}).json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    assert (
+        only_execution(events_stack, sql)["calls_before_completion"].get("GetQueryExecution", 0)
+        == 0
+    )
+
+
+def test_duplicate_out_of_order_unknown_and_foreign_events_are_harmless(
+    events_stack: LocalStack,
+) -> None:
+    key, sql = str(uuid.uuid4()), tagged(DEMO_QUERY)
+    first = submit(events_stack, {"query": sql}, key=key)
+    qid = first.json()["query_execution_id"]
+    noise = [
+        event(qid, "SUCCEEDED"),  # a duplicate of the final event
+        event(qid, "SUCCEEDED"),
+        event(qid, "RUNNING", previous="QUEUED"),  # late and out of order
+        event(f"unknown-{uuid.uuid4()}", "SUCCEEDED"),  # not one of ours
+        {**event(qid, "FAILED"), "source": "aws.s3"},  # not Athena at all
+    ]
+    for body in noise:
+        assert post_event(events_stack, body).status_code == 200
+    assert attach(events_stack, key).content == first.content
+    assert failing_invocations(events_stack) == []
+    # The mailbox still works for the next query.
+    assert submit(events_stack, {"query": tagged(DEMO_QUERY)}).json()["state"] == "SUCCEEDED"
+
+
+def test_a_malformed_event_is_a_400_naming_the_field(events_stack: LocalStack) -> None:
+    response = post_event(events_stack, {"source": "aws.athena", "detail-type": "x", "detail": {}})
+    assert response.status_code == 400
+    assert "queryExecutionId" in response.json()["message"]
+
+
+def test_service_restarted_while_the_event_is_in_flight(events_stack: LocalStack) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=2"), str(uuid.uuid4())
+    assert send(events_stack, {"query": sql}, key).status_code == 202
+    wait_until(lambda: executions_of(events_stack, sql), 30, "the query to start")
+    service = events_stack.processes["service"]
+    service.kill()
+    # The final event reaches Restate while no service runs; Restate holds it.
+    wait_until(lambda: only_execution(events_stack, sql)["state"] == "SUCCEEDED", 30, "Athena")
+    service.start()
+    result = attach(events_stack, key, timeout=60).json()
+    assert result["state"] == "SUCCEEDED"
+    execution = only_execution(events_stack, sql)
+    assert execution["calls"]["StartQueryExecution"] == 1
+    assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
+
+
+def test_both_mode_safety_net_catches_a_dropped_event(both_stack: LocalStack) -> None:
+    sql = tagged(DEMO_QUERY, "run_time_s=0.5 drop_events=1")
+    result = submit(both_stack, {"query": sql}).json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    execution = only_execution(both_stack, sql)
+    # The safety net's status check found it: after completion, not before.
+    assert execution["calls_before_completion"].get("GetQueryExecution", 0) <= 1
+    assert execution["calls"]["GetQueryExecution"] >= 2
+
+
+def test_both_mode_with_events_does_not_poll_a_short_query(both_stack: LocalStack) -> None:
+    sql = tagged(DEMO_QUERY, "run_time_s=0.5")
+    assert submit(both_stack, {"query": sql}).json()["state"] == "SUCCEEDED"
+    execution = only_execution(both_stack, sql)
+    assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
