@@ -1,4 +1,4 @@
-"""Write a larger demo table in the sample's format: `python data/generate.py --rows 100000 OUT.jsonl`.
+"""Write a larger demo table like the sample: `python data/generate.py --rows 100000 OUT.jsonl`.
 
 Values and dates are strings, as in `sample.jsonl`, so the readers' casts are exercised too.
 Test data goes to a temporary directory, never into the committed `data/`.
@@ -18,7 +18,8 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
         for i in range(rows):
             day = start + timedelta(days=i % 366)
             value = rng.randint(-1000, 1000)
-            row = {"id": f"r{i:07d}", "date": f"{day.isoformat()}T00:00:00.000Z", "value": str(value)}
+            date_text = f"{day.isoformat()}T00:00:00.000Z"
+            row = {"id": f"r{i:07d}", "date": date_text, "value": str(value)}
             out.write(json.dumps(row) + "\n")
 
 

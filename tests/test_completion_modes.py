@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from infra.local.athena.events import eventbridge_envelope
 from infra.local.stack import LocalStack
 from service.models import DEMO_QUERY
 from tests.stack_support import (
@@ -70,17 +71,7 @@ def event(query_execution_id: str, state: str, previous: str | None = "RUNNING")
     }
     if previous:
         detail["previousState"] = previous
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Athena Query State Change",
-        "source": "aws.athena",
-        "account": "123456789012",
-        "time": "2026-11-27T00:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": detail,
-    }
+    return eventbridge_envelope(detail, "us-east-1")
 
 
 def post_event(stack: LocalStack, body: Any) -> requests.Response:

@@ -1,10 +1,18 @@
-"""The main job, end to end: one query, pulled by the long-polling client and pushed."""
+"""The main job, end to end: one query, pulled by the long-polling client and pushed by webhook."""
 
+import json
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
+from typing import Any
 
 from infra.local.stack import LocalStack, StackConfig
+
+DEMO_SQL = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
+SHOWN_FIELDS = ("state", "rows", "row_count", "truncated", "query_execution_id", "completed_at")
 
 
 def poll(stack: LocalStack, key: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -14,22 +22,58 @@ def poll(stack: LocalStack, key: str, *extra: str) -> subprocess.CompletedProces
     return subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
 
 
+def pushed_delivery(stack: LocalStack, webhook_id: str, timeout_s: float = 30) -> dict[str, Any]:
+    """What the listener received for this webhook-id, once it has arrived."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            url = f"{stack.listener_url}/deliveries/{webhook_id}"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return dict(json.load(response))
+        except urllib.error.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def show_side_by_side(pulled: dict[str, Any], pushed: dict[str, Any]) -> None:
+    print(f"\n{'':20} {'pulled (long-polling client)':36} {'pushed (signed webhook)':36}")
+    for name in SHOWN_FIELDS:
+        print(f"{name:20} {json.dumps(pulled[name]):36} {json.dumps(pushed[name]):36}")
+
+
 def run_demo(config: StackConfig) -> int:
     with LocalStack(config) as stack:
         print(f"Local stack is up: ingress {stack.ingress_url}, Athena {stack.athena_url}")
         key = f"demo-{uuid.uuid4()}"
+        callback = f"{stack.listener_url}/callback"
         # The demo query, with a 0.5 s request timeout: the retries show while Athena works.
-        first = poll(stack, key, "--query", DEMO_SQL, "--timeout", "0.5")
+        first = poll(
+            stack, key, "--query", DEMO_SQL, "--callback-url", callback, "--timeout", "0.5"
+        )
         print(first.stdout, end="")
         if first.returncode != 0:
             print(f"The demo query did not succeed (exit {first.returncode}).", file=sys.stderr)
             return first.returncode
+        pulled = json.loads(first.stdout)
+        delivery = pushed_delivery(stack, f"msg_{pulled['invocation_id']}")
+        show_side_by_side(pulled, json.loads(delivery["body"]))
+        same_bytes = delivery["body"] + "\n" == first.stdout
+        verdict = "byte-identical" if same_bytes else "DIFFERENT"
+        print(f"\nPushed and pulled results are {verdict} ({len(delivery['body'])} bytes).")
+        print(f"The answer is {pulled['rows'][0][0]:g}.")
+
         # The same key again: Restate answers from the finished invocation, Athena runs nothing.
-        again = poll(stack, key, "--timeout", "0.5")
-        print(again.stdout, end="")
-        same = "identical" if again.stdout == first.stdout else "DIFFERENT"
-        print(f"\nSecond run with the same key: {same} result, served from Restate.")
-        return 0 if again.stdout == first.stdout else 1
+        again = poll(
+            stack, key, "--query", DEMO_SQL, "--callback-url", callback, "--timeout", "0.5"
+        )
+        cached = again.stdout == first.stdout
+        print(f"Second run with the same key: {'the same' if cached else 'a DIFFERENT'} result.")
+        print(f"Queries Athena ran for this key: {athena_executions(stack, DEMO_SQL)}.")
+        return 0 if same_bytes and cached else 1
 
 
-DEMO_SQL = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
+def athena_executions(stack: LocalStack, sql: str) -> int:
+    with urllib.request.urlopen(f"{stack.athena_url}/_local/stats", timeout=5) as response:
+        executions = json.load(response)["executions"].values()
+    return sum(1 for execution in executions if execution["query"] == sql)

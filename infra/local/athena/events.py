@@ -35,6 +35,11 @@ def state_change_event(execution: Execution, previous: str | None, region: str) 
     }
     if previous is not None:
         detail["previousState"] = previous
+    return eventbridge_envelope(detail, region)
+
+
+def eventbridge_envelope(detail: dict[str, Any], region: str) -> dict[str, Any]:
+    """What EventBridge wraps an "Athena Query State Change" detail in."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
