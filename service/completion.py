@@ -48,16 +48,17 @@ async def on_final_state(ctx: restate.ObjectContext, state: str) -> None:
     awakeable_id = await ctx.get("awakeable_id", type_hint=str)
     if awakeable_id is not None:
         ctx.resolve_awakeable(awakeable_id, state)
-    else:
-        log.info("Event %s for query %s arrived before any waiter; keeping it", state, ctx.key())
-    # Either way, this key's state is only needed for a while: forget it later.
+        return
+    # Early, or not ours: keep it for a waiter that may still come, then forget it.
+    log.info("Event %s for query %s arrived before any waiter; keeping it", state, ctx.key())
     ctx.object_send(forget, ctx.key(), None, send_delay=UNCLAIMED_RETENTION)
 
 
 @completion.handler("forget", ingress_private=True)
 async def forget(ctx: restate.ObjectContext) -> None:
-    if await ctx.get("awakeable_id", type_hint=str) is None:
-        log.info("No waiter ever claimed the event for query %s: it was not ours", ctx.key())
+    unclaimed = await ctx.get("awakeable_id", type_hint=str) is None
+    if unclaimed and await ctx.get("final_state", type_hint=str) is not None:
+        log.info("No waiter claimed the event for query %s: it was not ours", ctx.key())
     ctx.clear_all()
 
 

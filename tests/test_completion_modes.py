@@ -39,6 +39,13 @@ def both_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
         yield stack
 
 
+@pytest.fixture(scope="module")
+def poll_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    tmp = tmp_path_factory.mktemp("poll")
+    with running_stack(tmp, completion_mode="poll", with_listener=False) as stack:
+        yield stack
+
+
 def only_execution(stack: LocalStack, sql: str) -> dict[str, Any]:
     (execution,) = executions_of(stack, sql).values()
     return execution
@@ -158,3 +165,12 @@ def test_both_mode_with_events_does_not_poll_a_short_query(both_stack: LocalStac
     assert submit(both_stack, {"query": sql}).json()["state"] == "SUCCEEDED"
     execution = only_execution(both_stack, sql)
     assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
+
+
+def test_poll_mode_completes_by_polling_without_events(poll_stack: LocalStack) -> None:
+    # Events are dropped: only the watcher's status checks can complete this promise.
+    sql = tagged(DEMO_QUERY, "run_time_s=1 drop_events=1")
+    result = submit(poll_stack, {"query": sql}).json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    execution = only_execution(poll_stack, sql)
+    assert execution["calls_before_completion"].get("GetQueryExecution", 0) >= 1
