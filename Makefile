@@ -3,6 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
+# The machines run Node.js 20: keep jsii's end-of-life banner out of test and synth output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
 .PHONY: setup test lint demo bench synth up clean
 
 setup: $(VENV)/.installed node_modules/.installed

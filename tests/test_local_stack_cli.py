@@ -1,0 +1,112 @@
+"""`python -m infra.local up`: clear sentences for user mistakes, and no orphans on SIGTERM."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import infra.local.stack as stack_module
+from infra.local.processes import StackError, free_port
+from infra.local.stack import LocalStack, Ports, StackConfig
+
+PORT_VARIABLES = (
+    "RESTATE_INGRESS_PORT",
+    "RESTATE_ADMIN_PORT",
+    "RESTATE_FABRIC_PORT",
+    "SERVICE_PORT",
+    "LOCAL_ATHENA_PORT",
+    "LISTENER_PORT",
+)
+
+
+def stack_env() -> dict[str, str]:
+    return {**os.environ, **{name: str(free_port()) for name in PORT_VARIABLES}}
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is gone for all purposes.
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+def descendants_of(pid: int) -> list[int]:
+    children = children_of(pid)
+    return children + [grandchild for child in children for grandchild in descendants_of(child)]
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_taken_port_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
+    env = stack_env()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(env["RESTATE_INGRESS_PORT"])))
+        squatter.listen()
+        run = subprocess.run(
+            [sys.executable, "-m", "infra.local", "up", "--base-dir", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert run.returncode == 1
+    assert f"Port {env['RESTATE_INGRESS_PORT']} (Restate ingress) is already in use" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_sigterm_stops_every_process_of_the_stack(tmp_path: Path) -> None:
+    up = subprocess.Popen(
+        [sys.executable, "-m", "infra.local", "up", "--base-dir", str(tmp_path)],
+        env=stack_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert up.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = up.stdout.readline()
+            lines.append(line)
+            if line.startswith("Ready.") or not line:
+                break
+        assert any(line.startswith("Ready.") for line in lines), "".join(lines)
+        # restate-server, local Athena, service, listener, and whatever they started.
+        assert len(children_of(up.pid)) == 4
+        descendants = descendants_of(up.pid)
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=60) == 0
+        assert [pid for pid in descendants if pid_alive(pid)] == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+
+
+def test_a_missing_restate_server_says_to_run_make_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack_module, "RESTATE_SERVER", tmp_path / "no-such-restate-server")
+    config = StackConfig(base_dir=tmp_path, ports=Ports.free())
+    with pytest.raises(StackError, match=r"restate-server is not installed .* Run `make setup`"):
+        LocalStack(config).start()
