@@ -7,7 +7,7 @@ import restate
 from service.athena import PAGE_LIMIT, ExecutionStatus, ResultPage
 from service.decode import decode_rows
 from service.durable import ATHENA_RETRY, terminal_on_rejection
-from service.models import Column
+from service.models import Column, QueryRequest, QueryResult
 from service.runtime import athena
 
 
@@ -49,3 +49,37 @@ async def fetch_rows(
         if len(rows) > max_rows or not next_token:
             break
     return columns, decode_rows(columns, rows[:max_rows]), len(rows) > max_rows
+
+
+async def build_result(
+    ctx: restate.Context,
+    request: QueryRequest,
+    status: ExecutionStatus,
+    max_rows: int,
+    timeout_s: float,
+    *,
+    timed_out: bool,
+) -> QueryResult:
+    columns: list[Column] = []
+    rows: list[list[Any]] = []
+    truncated = False
+    if status.state == "SUCCEEDED" and not timed_out:
+        columns, rows, truncated = await fetch_rows(ctx, status, max_rows)
+    error = status.reason if status.state != "SUCCEEDED" else None
+    if timed_out:
+        error = f"The query did not finish within {timeout_s:g} s and was stopped."
+    return QueryResult(
+        invocation_id=ctx.request().id,
+        query_execution_id=status.query_execution_id,
+        query=request.query,
+        state="TIMED_OUT" if timed_out else status.state,  # type: ignore[arg-type]
+        columns=columns,
+        rows=rows,
+        row_count=len(rows),
+        truncated=truncated,
+        output_location=status.output_location,
+        statistics=status.statistics,
+        error=error,
+        submitted_at=status.submitted_at,
+        completed_at=status.completed_at,
+    )

@@ -25,9 +25,13 @@ class WatchRequest(BaseModel):
     growth: float = 1.5
 
 
-def next_delay(request: WatchRequest, check: int) -> float:
+def backoff_delay(first_s: float, max_s: float, check: int, growth: float = 1.5) -> float:
     """Capped exponential backoff: quick for short queries, rare for long ones."""
-    return min(request.max_delay_s, request.first_delay_s * request.growth**check)
+    return min(max_s, first_s * growth**check)
+
+
+def next_delay(request: WatchRequest, check: int) -> float:
+    return backoff_delay(request.first_delay_s, request.max_delay_s, check, request.growth)
 
 
 @watcher.handler("awaitCompletion", ingress_private=True)

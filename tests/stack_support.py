@@ -80,6 +80,18 @@ def executions_of(stack: LocalStack, sql: str) -> dict[str, dict[str, Any]]:
     return {qid: info for qid, info in executions.items() if info["query"] == sql}
 
 
+def running_execution(stack: LocalStack, sql: str) -> str:
+    """The id of this query once Athena runs it."""
+
+    def running() -> str | None:
+        for qid, info in executions_of(stack, sql).items():
+            if info["state"] == "RUNNING":
+                return qid
+        return None
+
+    return str(wait_until(running, 30, "the query to be RUNNING on Athena"))
+
+
 def configure_athena(stack: LocalStack, **config: Any) -> None:
     requests.post(f"{stack.athena_url}/_local/config", json=config, timeout=10).raise_for_status()
 

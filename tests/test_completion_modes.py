@@ -174,3 +174,26 @@ def test_poll_mode_completes_by_polling_without_events(poll_stack: LocalStack) -
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
     execution = only_execution(poll_stack, sql)
     assert execution["calls_before_completion"].get("GetQueryExecution", 0) >= 1
+
+
+def test_a_premature_or_forged_final_event_cannot_fake_a_result(events_stack: LocalStack) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=3"), str(uuid.uuid4())
+    assert send(events_stack, {"query": sql}, key).status_code == 202
+    qid = wait_until(
+        lambda: next(
+            (
+                q
+                for q, info in executions_of(events_stack, sql).items()
+                if info["state"] == "RUNNING"
+            ),
+            None,
+        ),
+        30,
+        "the query to run",
+    )
+    assert post_event(events_stack, event(qid, "SUCCEEDED")).status_code == 200
+    result = attach(events_stack, key, timeout=60).json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    # Woken early, the handler found the query still running and checked again until it ended.
+    execution = only_execution(events_stack, sql)
+    assert execution["calls_before_completion"]["GetQueryExecution"] >= 1

@@ -25,6 +25,7 @@ from tests.stack_support import (
     delivery_status,
     executions_of,
     extra_listener,
+    running_execution,
     running_stack,
     send,
     submit,
@@ -43,16 +44,6 @@ FAST_RETRIES = {
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with running_stack(tmp_path_factory.mktemp("faults"), service_env=FAST_RETRIES) as local:
         yield local
-
-
-def running_execution(stack: LocalStack, sql: str) -> str:
-    def running() -> str | None:
-        for qid, info in executions_of(stack, sql).items():
-            if info["state"] == "RUNNING":
-                return qid
-        return None
-
-    return str(wait_until(running, 30, "the query to be RUNNING on Athena"))
 
 
 @pytest.mark.parametrize("component", ["service", "restate"])

@@ -7,8 +7,8 @@ from pydantic import ValidationError
 
 from service.decode import decode_cell, decode_rows
 from service.delivery import DeliveryPolicy, backoff_s
+from service.intake import client_request_token
 from service.models import DEMO_QUERY, Column, QueryRequest
-from service.query import client_request_token
 from service.watcher import WatchRequest, next_delay
 from service.wire import describe_validation_error
 

@@ -1,6 +1,7 @@
 """The main job, end to end: one query, pulled by the long-polling client and pushed by webhook."""
 
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ SHOWN_FIELDS = ("state", "rows", "row_count", "truncated", "query_execution_id",
 
 def poll(stack: LocalStack, key: str, *extra: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "poller", "--ingress", stack.ingress_url, "--key", key, *extra]
-    print(f"\n$ python -m poller --key {key} {' '.join(extra)}".rstrip(), flush=True)
+    print(f"\n$ {shlex.join(['python', '-m', 'poller', '--key', key, *extra])}", flush=True)
     # stderr (attempts, backoff, progress) goes straight to the terminal; stdout is the result.
     return subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
 
@@ -37,9 +38,9 @@ def pushed_delivery(stack: LocalStack, webhook_id: str, timeout_s: float = 30) -
 
 
 def show_side_by_side(pulled: dict[str, Any], pushed: dict[str, Any]) -> None:
-    print(f"\n{'':20} {'pulled (long-polling client)':36} {'pushed (signed webhook)':36}")
+    print(f"\n{'':20} {'pulled (long-polling client)':40} {'pushed (signed webhook)':40}")
     for name in SHOWN_FIELDS:
-        print(f"{name:20} {json.dumps(pulled[name]):36} {json.dumps(pushed[name]):36}")
+        print(f"{name:20} {json.dumps(pulled[name]):40} {json.dumps(pushed[name]):40}".rstrip())
 
 
 def run_demo(config: StackConfig) -> int:

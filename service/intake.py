@@ -1,0 +1,54 @@
+"""Before a query starts: the request checked, the settings planned, the start token derived."""
+
+import hashlib
+
+from pydantic import BaseModel, ValidationError
+from restate import TerminalError
+
+from service.callback_url import CallbackUrlRefused, check_callback_url
+from service.completion import CompletionPlan
+from service.models import QueryRequest
+from service.settings import settings
+from service.wire import describe_validation_error
+
+
+def client_request_token(invocation_id: str) -> str:
+    """Athena's idempotency token, derived from the invocation: every retry sends the same one."""
+    return hashlib.sha256(f"{invocation_id}/start".encode()).hexdigest()
+
+
+def parse_request(body: bytes) -> QueryRequest:
+    """Validate before anything starts: a bad request is a 400 that names the field."""
+    try:
+        return QueryRequest.model_validate_json(body or b"{}")
+    except ValidationError as error:
+        raise TerminalError(describe_validation_error(error), status_code=400) from None
+
+
+def refuse_unsafe_callback(url: str) -> None:
+    try:
+        check_callback_url(url, allow_private=settings().allow_private_callbacks)
+    except CallbackUrlRefused as refusal:
+        raise TerminalError(f"Invalid query request. callback_url: {refusal}", 400) from None
+
+
+class QueryPlan(BaseModel):
+    """The settings this invocation runs with, journaled so a replay after a redeploy agrees."""
+
+    max_rows: int
+    timeout_s: float
+    completion: CompletionPlan
+
+
+def plan_query(request: QueryRequest) -> QueryPlan:
+    current = settings()
+    return QueryPlan(
+        max_rows=current.default_max_rows if request.max_rows is None else request.max_rows,
+        timeout_s=request.timeout_s or current.default_timeout_s,
+        completion=CompletionPlan(
+            mode=current.completion_mode,
+            poll_first_s=current.poll_initial_s,
+            poll_max_s=current.poll_max_s,
+            safety_net_interval_s=current.safety_net_interval_s,
+        ),
+    )

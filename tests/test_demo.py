@@ -1,0 +1,20 @@
+"""`make demo` is the main job: keep it working, on free ports and a temporary base dir."""
+
+from pathlib import Path
+
+import pytest
+
+from infra.local.demo import run_demo
+from infra.local.stack import Ports, StackConfig
+
+
+def test_the_demo_shows_42_pulled_and_pushed_identically(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert run_demo(StackConfig(base_dir=tmp_path, ports=Ports.free())) == 0
+    out, err = capfd.readouterr()
+    assert "Attempt #1 failed: timeout of 500ms exceeded." in err
+    assert "Pushed and pulled results are byte-identical" in out
+    assert "The answer is 42." in out
+    assert "Second run with the same key: the same result." in out
+    assert "Queries Athena ran for this key: 1." in out
