@@ -42,6 +42,7 @@ _ENVIRONMENT = {
     "LISTENER_PORT": "port",
     "LISTENER_STORE": "store",
     "LISTENER_MAX_BODY_BYTES": "max_body_bytes",
+    "LISTENER_TOLERANCE_S": "tolerance_s",
 }
 
 
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         "--store", help="SQLite file (LISTENER_STORE, .listener/deliveries.sqlite3)"
     )
     parser.add_argument("--max-body-bytes", type=int, help="larger bodies get 413 (10 MiB)")
+    parser.add_argument(
+        "--tolerance-s",
+        type=int,
+        help="how far webhook-timestamp may be from now, in seconds (LISTENER_TOLERANCE_S, 300)",
+    )
     faults = parser.add_argument_group("fault injection, for tests of the sender's retries")
     faults.add_argument(
         "--fail-first",

@@ -5,6 +5,7 @@ One virtual object per webhook-id holds the delivery's outcome, so anyone can as
 durable step and every wait a durable sleep: a restart resumes the plan, it does not reset it.
 """
 
+import time
 from datetime import timedelta
 
 import restate
@@ -65,8 +66,11 @@ def backoff_s(
 
 
 async def attempt_delivery(
-    request: DeliveryRequest, webhook_id: str, policy: DeliveryPolicy, timestamp: int
+    request: DeliveryRequest, webhook_id: str, policy: DeliveryPolicy
 ) -> AttemptOutcome:
+    # Signed when sent, inside the step: a POST re-sent after an outage carries a fresh
+    # timestamp, not one the receiver's tolerance window would refuse.
+    timestamp = int(time.time())
     body = request.body.encode()
     headers = signed_headers(settings().webhook_secret, webhook_id, timestamp, body)
     return await post_webhook(
@@ -85,12 +89,12 @@ async def deliver(ctx: restate.ObjectContext, request: DeliveryRequest) -> Deliv
     policy: DeliveryPolicy = await ctx.run_typed("delivery policy", delivery_policy)
     started = await ctx.time()
     while True:
-        now = await ctx.time()
         # The POST is one step: if we crash after it but before the journal records it, it is
         # sent again with the same webhook-id, and the receiver de-duplicates.
         outcome: AttemptOutcome = await ctx.run_typed(
-            "POST webhook", attempt_delivery, RunOptions(), request, ctx.key(), policy, int(now)
+            "POST webhook", attempt_delivery, RunOptions(), request, ctx.key(), policy
         )
+        now = await ctx.time()
         status.attempts += 1
         status.last_status, status.last_error = outcome.status, outcome.error
         delay = backoff_s(policy, status.attempts, ctx.random().random(), outcome.retry_after_s)

@@ -6,6 +6,7 @@ stack of their own, with short retry intervals so recovery shows within seconds.
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,3 +175,43 @@ def test_service_killed_between_the_post_and_its_journal_entry(stack: LocalStack
 async def asyncio_wait(event: threading.Event) -> None:
     while not event.is_set():
         await asyncio.sleep(0.05)
+
+
+def test_a_post_resent_after_an_outage_is_signed_afresh(stack: LocalStack, tmp_path: Path) -> None:
+    """The retried POST carries a new webhook-timestamp, so a receiver's tolerance still holds."""
+    listener, url = extra_listener(stack, tmp_path, "--tolerance-s", "2")
+    held, release = threading.Event(), threading.Event()
+
+    # Hold the first POST (never forwarded) while the service is killed and stays down for
+    # longer than the listener's 2 s tolerance; forward the retry.
+    async def hold_first(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not held.is_set():
+            held.set()
+            await asyncio_wait(release)
+            return web.Response(status=503)
+        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("webhook-")}
+        headers["content-type"] = "application/json"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{url}/callback", data=body, headers=headers) as answer,
+        ):
+            return web.Response(status=answer.status, text=await answer.text())
+
+    app = web.Application()
+    app.router.add_post("/callback", hold_first)
+    listener.start()
+    try:
+        with ThreadedApp(app) as hop:
+            webhook_id = push(stack, f"{hop.url}/callback")
+            assert held.wait(30)
+            service = stack.processes["service"]
+            service.kill()
+            time.sleep(3)
+            release.set()
+            service.start()
+            status = delivered(stack, webhook_id)
+        assert status["last_status"] == 200
+        assert [d["webhook_id"] for d in deliveries(url)] == [webhook_id]
+    finally:
+        listener.stop()
