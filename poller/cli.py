@@ -6,11 +6,12 @@ sent it, so that it can be compared byte for byte with the pushed webhook body.
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -67,6 +68,15 @@ def _report_result(body: bytes, say: Callable[[str], None]) -> ExitCode:
     return code
 
 
+def ingress_session(environ: Mapping[str, str]) -> requests.Session:
+    """A session for the ingress; with RESTATE_AUTH_TOKEN (a Restate Cloud API key) it is sent."""
+    session = requests.Session()
+    token = environ.get("RESTATE_AUTH_TOKEN")
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -87,7 +97,7 @@ def main(
         return exit_.code if isinstance(exit_.code, int) else ExitCode.BAD_INPUT
     call = _ingress_call(args, _say)
     poll = LongPoll(
-        session=session or requests.Session(),
+        session=session or ingress_session(os.environ),
         ingress_url=args.ingress,
         timeout_s=args.timeout,
         max_wait_s=args.max_wait,

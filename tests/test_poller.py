@@ -14,7 +14,7 @@ import requests
 import responses
 
 from poller.backoff import BASE_DELAY_S, MAX_DELAY_S, Backoff
-from poller.cli import main
+from poller.cli import ingress_session, main
 from poller.exit_codes import ExitCode
 
 INGRESS = "http://ingress.test:8080"
@@ -437,3 +437,10 @@ def test_ingress_url_comes_from_the_environment(
     code = main([], sleep=fake_time.sleep, clock=fake_time.clock)
 
     assert code == ExitCode.SUCCEEDED
+
+
+def test_a_restate_auth_token_is_sent_as_a_bearer_token() -> None:
+    assert ingress_session({"RESTATE_AUTH_TOKEN": "key_123"}).headers["Authorization"] == (
+        "Bearer key_123"
+    )
+    assert "Authorization" not in ingress_session({}).headers
