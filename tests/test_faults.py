@@ -215,3 +215,34 @@ def test_a_post_resent_after_an_outage_is_signed_afresh(stack: LocalStack, tmp_p
         assert [d["webhook_id"] for d in deliveries(url)] == [webhook_id]
     finally:
         listener.stop()
+
+
+def test_retry_after_is_honoured(stack: LocalStack, tmp_path: Path) -> None:
+    # Backoff here is at most 1 s; only the receiver's Retry-After can make the sender wait 3 s.
+    args = ("--fail-first", "1", "--fail-status", "429", "--fail-retry-after", "3")
+    listener, url = extra_listener(stack, tmp_path, *args)
+    listener.start()
+    try:
+        webhook_id = push(stack, f"{url}/callback")
+        first_attempt_done = time.monotonic()
+        status = delivered(stack, webhook_id)
+        assert time.monotonic() - first_attempt_done >= 2.5
+        assert status["attempts"] == 2
+    finally:
+        listener.stop()
+
+
+def test_delivery_gives_up_when_the_retry_window_closes(stack: LocalStack, tmp_path: Path) -> None:
+    listener, url = extra_listener(stack, tmp_path, "--fail-always", "--fail-status", "503")
+    service = stack.processes["service"]
+    service.env["WEBHOOK_RETRY_WINDOW_S"] = "2"
+    stack.restart("service", kill=False)
+    listener.start()
+    try:
+        webhook_id = push(stack, f"{url}/callback")
+        status = delivered(stack, webhook_id, state="gave_up")
+        assert status["attempts"] >= 2 and status["last_status"] == 503
+    finally:
+        listener.stop()
+        del service.env["WEBHOOK_RETRY_WINDOW_S"]
+        stack.restart("service", kill=False)
