@@ -10,6 +10,7 @@ from datetime import timedelta
 import restate
 from pydantic import BaseModel
 
+from service.settings import CompletionMode
 from service.watcher import WatchRequest, await_completion
 
 completion = restate.VirtualObject("completion")
@@ -23,10 +24,11 @@ log = restate.getLogger(__name__)
 class CompletionPlan(BaseModel):
     """How this invocation learns of completion; snapshotted in the journal, so replays agree."""
 
-    mode: str
+    mode: CompletionMode
     poll_first_s: float
     poll_max_s: float
     safety_net_interval_s: float
+    checks_per_invocation: int = 100
 
 
 @completion.handler("awaitEvent", ingress_private=True)
@@ -81,6 +83,7 @@ def watch_for_completion(
         awakeable_id=awakeable_id,
         first_delay_s=first,
         max_delay_s=cap,
+        checks_per_invocation=plan.checks_per_invocation,
     )
     return ctx.service_send(await_completion, watch)
 

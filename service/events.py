@@ -40,7 +40,7 @@ def parse_event(body: bytes) -> StateChangeEvent:
     try:
         return StateChangeEvent.model_validate_json(body)
     except ValidationError as error:
-        message = describe_validation_error(error, "Athena state-change event", "see EventBridge")
+        message = describe_validation_error(error, "Athena state-change event")
         raise TerminalError(message, 400) from None
 
 

@@ -50,5 +50,6 @@ def plan_query(request: QueryRequest) -> QueryPlan:
             poll_first_s=current.poll_initial_s,
             poll_max_s=current.poll_max_s,
             safety_net_interval_s=current.safety_net_interval_s,
+            checks_per_invocation=current.watch_checks_per_invocation,
         ),
     )

@@ -23,6 +23,8 @@ class Settings(BaseModel):
     poll_max_s: float = Field(5.0, gt=0)
     # In `both` mode events do the work; this slow poll only catches a lost event.
     safety_net_interval_s: float = Field(30.0, gt=0)
+    # Status checks per watcher invocation before it continues as a new one.
+    watch_checks_per_invocation: int = Field(100, ge=1)
 
     # Results.
     default_max_rows: int = Field(10_000, ge=0)
@@ -50,6 +52,7 @@ _ENV = {
     "poll_initial_s": ("POLL_INITIAL_S",),
     "poll_max_s": ("POLL_MAX_S",),
     "safety_net_interval_s": ("SAFETY_NET_INTERVAL_S",),
+    "watch_checks_per_invocation": ("WATCH_CHECKS_PER_INVOCATION",),
     "default_max_rows": ("DEFAULT_MAX_ROWS",),
     "default_timeout_s": ("DEFAULT_TIMEOUT_S",),
     "webhook_secret": ("WEBHOOK_SECRET",),

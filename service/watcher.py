@@ -23,6 +23,9 @@ class WatchRequest(BaseModel):
     first_delay_s: float
     max_delay_s: float
     growth: float = 1.5
+    checks_done: int = 0
+    # A long watch goes on in a fresh invocation now and then: no journal grows without bound.
+    checks_per_invocation: int = 100
 
 
 def backoff_delay(first_s: float, max_s: float, check: int, growth: float = 1.5) -> float:
@@ -37,8 +40,8 @@ def next_delay(request: WatchRequest, check: int) -> float:
 @watcher.handler("awaitCompletion", ingress_private=True)
 async def await_completion(ctx: restate.Context, request: WatchRequest) -> str:
     describe = terminal_on_rejection(athena().describe)
-    check = 0
-    while True:
+    last_check = request.checks_done + request.checks_per_invocation
+    for check in range(request.checks_done, last_check):
         # Sleeping first: no query finishes the instant it is submitted.
         await ctx.sleep(timedelta(seconds=next_delay(request, check)), name="backoff")
         # A short step: one status call, journaled so a replay does not repeat it.
@@ -48,4 +51,8 @@ async def await_completion(ctx: restate.Context, request: WatchRequest) -> str:
         if status.is_final:
             ctx.resolve_awakeable(request.awakeable_id, status.state)
             return status.state
-        check += 1
+    # Continue as a new invocation. If the promise ends meanwhile (an event, a deadline), the
+    # continuation is not cancelled with this one, but stops at its next check: the query is
+    # final by then.
+    ctx.service_send(await_completion, request.model_copy(update={"checks_done": last_check}))
+    return "continued"

@@ -42,7 +42,9 @@ def both_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
 @pytest.fixture(scope="module")
 def poll_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     tmp = tmp_path_factory.mktemp("poll")
-    with running_stack(tmp, completion_mode="poll", with_listener=False) as stack:
+    # Brisk checks, three per watcher invocation, so a short query needs several invocations.
+    env = {"POLL_INITIAL_S": "0.1", "POLL_MAX_S": "0.1", "WATCH_CHECKS_PER_INVOCATION": "3"}
+    with running_stack(tmp, completion_mode="poll", with_listener=False, service_env=env) as stack:
         yield stack
 
 
@@ -51,20 +53,24 @@ def only_execution(stack: LocalStack, sql: str) -> dict[str, Any]:
     return execution
 
 
-def failing_invocations(stack: LocalStack) -> list[dict[str, Any]]:
-    """Invocations Restate is retrying because a handler threw: there should be none."""
-    query = (
-        "SELECT id, target, last_failure FROM sys_invocation "
-        "WHERE last_failure IS NOT NULL AND status != 'completed'"
-    )
+def admin_query(stack: LocalStack, sql: str) -> list[dict[str, Any]]:
     response = requests.post(
         f"{stack.admin_url}/query",
-        json={"query": query},
+        json={"query": sql},
         headers={"accept": "application/json"},
         timeout=10,
     )
     response.raise_for_status()
     return list(response.json()["rows"])
+
+
+def failing_invocations(stack: LocalStack) -> list[dict[str, Any]]:
+    """Invocations Restate is retrying because a handler threw: there should be none."""
+    return admin_query(
+        stack,
+        "SELECT id, target, last_failure FROM sys_invocation "
+        "WHERE last_failure IS NOT NULL AND status != 'completed'",
+    )
 
 
 def event(query_execution_id: str, state: str, previous: str | None = "RUNNING") -> dict[str, Any]:
@@ -174,6 +180,24 @@ def test_poll_mode_completes_by_polling_without_events(poll_stack: LocalStack) -
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
     execution = only_execution(poll_stack, sql)
     assert execution["calls_before_completion"].get("GetQueryExecution", 0) >= 1
+
+
+def test_a_long_watch_continues_in_fresh_invocations(poll_stack: LocalStack) -> None:
+    def watcher_invocations() -> int:
+        rows = admin_query(
+            poll_stack,
+            "SELECT count(*) AS n FROM sys_invocation WHERE target_service_name = 'watcher'",
+        )
+        return int(rows[0]["n"])
+
+    before = watcher_invocations()
+    sql = tagged(DEMO_QUERY, "run_time_s=2 drop_events=1")
+    result = submit(poll_stack, {"query": sql}).json()
+    assert result["state"] == "SUCCEEDED"
+    # About 20 checks of 0.1 s, three per invocation: the watch went on in several invocations.
+    assert watcher_invocations() - before >= 4
+    checks = only_execution(poll_stack, sql)["calls_before_completion"]["GetQueryExecution"]
+    assert checks >= 10
 
 
 def test_a_premature_or_forged_final_event_cannot_fake_a_result(events_stack: LocalStack) -> None:
