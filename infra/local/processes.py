@@ -91,6 +91,10 @@ class ManagedProcess:
         except OSError:
             return ""
 
+    def wait(self, timeout_s: float) -> int | None:
+        """The exit code, once the process has ended within `timeout_s`; None if it has not."""
+        return self._returncode_after(timeout_s)
+
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -112,10 +116,12 @@ class ManagedProcess:
             os.killpg(self._process.pid, signum)
 
     def _reap(self, timeout_s: float) -> bool:
+        return self._process is None or self._returncode_after(timeout_s) is not None
+
+    def _returncode_after(self, timeout_s: float) -> int | None:
         if self._process is None:
-            return True
+            return None
         try:
-            self._process.wait(timeout=timeout_s)
+            return self._process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            return False
-        return True
+            return None
