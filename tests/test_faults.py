@@ -5,6 +5,9 @@ stack of their own, with short retry intervals so recovery shows within seconds.
 """
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -246,3 +249,22 @@ def test_delivery_gives_up_when_the_retry_window_closes(stack: LocalStack, tmp_p
         listener.stop()
         del service.env["WEBHOOK_RETRY_WINDOW_S"]
         stack.restart("service", kill=False)
+
+
+def test_the_long_polling_client_rides_out_a_restate_restart(stack: LocalStack) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=5"), str(uuid.uuid4())
+    assert send(stack, {"query": sql}, key).ok
+    args = ["--key", key, "--timeout", "0.5", "--max-connect-failures", "30"]
+    poller = subprocess.Popen(
+        [sys.executable, "-m", "poller", "--ingress", stack.ingress_url, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    running_execution(stack, sql)
+    stack.restart("restate", kill=True)
+    out, err = poller.communicate(timeout=120)
+    assert poller.returncode == 0, err
+    assert json.loads(out)["rows"] == [[42.0]]
+    assert "failed" in err  # it did have to retry
+    assert len(executions_of(stack, sql)) == 1
