@@ -20,14 +20,23 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _row_limit(text: str) -> int:
+    # 0 is a valid limit: the columns without rows, as the service allows.
+    return _whole_number(text, 0)
 
 
 def _http_url(text: str) -> str:
@@ -58,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = parser.add_argument_group("the query (any of these submits; none with --key attaches)")
     query.add_argument("--query", metavar="SQL", help="Athena SQL (default: the demo query)")
     query.add_argument("--callback-url", metavar="URL", type=_http_url, help="also push here")
-    query.add_argument("--max-rows", metavar="N", type=_positive_int, help="row limit")
+    query.add_argument("--max-rows", metavar="N", type=_row_limit, help="row limit")
     query.add_argument(
         "--query-timeout", metavar="S", type=_positive_float, help="Athena time limit (s)"
     )

@@ -193,6 +193,12 @@ def test_only_the_given_fields_are_submitted(
     }
 
 
+def test_a_row_limit_of_zero_is_sent(ingress: responses.RequestsMock, fake_time: FakeTime) -> None:
+    ingress.post(SUBMIT_URL, body=query_result())
+    assert run(["--query", "SELECT 3", "--max-rows", "0"], fake_time) == ExitCode.SUCCEEDED
+    assert sent_json(ingress.calls[0]) == {"query": "SELECT 3", "max_rows": 0}
+
+
 def test_stdout_is_exactly_the_response_body(
     ingress: responses.RequestsMock, fake_time: FakeTime, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -407,7 +413,7 @@ def test_max_wait_caps_the_request_timeout(
         ["--timeout", "-1"],
         ["--timeout", "abc"],
         ["--max-wait", "0"],
-        ["--max-rows", "0"],
+        ["--max-rows", "-1"],
         ["--query-timeout", "-5"],
         ["--ingress", "localhost:8080"],
         ["--key", "has space"],
