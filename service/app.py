@@ -1,4 +1,11 @@
-"""The Restate endpoint: every service this deployment serves."""
+"""The Restate endpoint: every service this deployment serves.
+
+- `query` (service): the durable promise; `query/query` is the public entry point.
+- `watcher` (service): polls Athena until a query is final; internal.
+- `completion` (virtual object, keyed by queryExecutionId): where events meet waiters; internal.
+- `athenaEvents` (service): receives Athena's EventBridge state-change events.
+- `webhookDelivery` (virtual object, keyed by webhook-id): pushes a result; `status` is public.
+"""
 
 import restate
 
