@@ -12,7 +12,6 @@ CompletionMode = Literal["events", "poll", "both"]
 class Settings(BaseModel):
     # Athena. boto3 itself honours AWS_ENDPOINT_URL_ATHENA, which points it at the local Athena.
     aws_region: str = "us-east-1"
-    athena_endpoint_url: str | None = None
     athena_workgroup: str = "primary"
     athena_database: str = "demo_db"
     athena_output_location: str | None = None
@@ -44,7 +43,6 @@ class Settings(BaseModel):
 # Environment variable for each setting; unset ones keep the local defaults above.
 _ENV = {
     "aws_region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
-    "athena_endpoint_url": ("AWS_ENDPOINT_URL_ATHENA",),
     "athena_workgroup": ("ATHENA_WORKGROUP",),
     "athena_database": ("ATHENA_DATABASE",),
     "athena_output_location": ("ATHENA_OUTPUT_LOCATION",),

@@ -5,11 +5,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.local.processes import free_port
+from listener.signing_keys import DEV_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 RESTATE_SERVER = ROOT / "node_modules" / ".bin" / "restate-server"
-# A dev-only signing secret, shared by the service and the listener of the local stack.
-LOCAL_WEBHOOK_SECRET = "whsec_bG9jYWwtZGV2ZWxvcG1lbnQtc2VjcmV0LW5vdC1mb3ItcHJvZHVjdGlvbg=="
+# The listener's dev-only signing secret, given to both the service and the listener.
+LOCAL_WEBHOOK_SECRET = DEV_WEBHOOK_SECRET
 
 
 @dataclass

@@ -75,7 +75,10 @@ class LocalStack:
     def restart(self, name: str, *, kill: bool = True) -> None:
         """Crash (SIGKILL) or stop one component and start it again on the same state."""
         process = self.processes[name]
-        process.kill() if kill else process.stop()
+        if kill:
+            process.kill()
+        else:
+            process.stop()
         process.start()
         if name == "restate":
             self.register_deployment()
