@@ -49,16 +49,6 @@ def awakeable_resolved_at(stack: LocalStack, invocation_id: str) -> float:
     return parse_time(rows[0]["appended_at"])
 
 
-def pushed_at(stack: LocalStack, webhook_id: str) -> float | None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        response = requests.get(f"{stack.listener_url}/deliveries/{webhook_id}", timeout=10)
-        if response.status_code == 200:
-            return parse_time(response.json()["received_at"])
-        time.sleep(0.05)
-    return None
-
-
 def one_promise(stack: LocalStack) -> Sample:
     began = time.perf_counter()
     response = requests.post(
@@ -73,7 +63,7 @@ def one_promise(stack: LocalStack) -> Sample:
     elapsed = time.perf_counter() - began
     result: dict[str, Any] = response.json()
     completed = parse_time(result["completed_at"])
-    pushed = pushed_at(stack, f"msg_{result['invocation_id']}")
+    pushed = parse_time(stack.wait_for_delivery(f"msg_{result['invocation_id']}")["received_at"])
     calls, polls = athena_calls(stack, result["query_execution_id"])
     return Sample(
         end_to_end_s=elapsed,
@@ -81,7 +71,7 @@ def one_promise(stack: LocalStack) -> Sample:
         calls=calls,
         polls_before_completion=polls,
         completion_to_wakeup_s=awakeable_resolved_at(stack, result["invocation_id"]) - completed,
-        completion_to_push_s=None if pushed is None else pushed - completed,
+        completion_to_push_s=pushed - completed,
     )
 
 

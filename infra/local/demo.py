@@ -4,8 +4,6 @@ import json
 import shlex
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 import uuid
 from typing import Any
@@ -21,20 +19,6 @@ def poll(stack: LocalStack, key: str, *extra: str) -> subprocess.CompletedProces
     print(f"\n$ {shlex.join(['python', '-m', 'poller', '--key', key, *extra])}", flush=True)
     # stderr (attempts, backoff, progress) goes straight to the terminal; stdout is the result.
     return subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-
-
-def pushed_delivery(stack: LocalStack, webhook_id: str, timeout_s: float = 30) -> dict[str, Any]:
-    """What the listener received for this webhook-id, once it has arrived."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            url = f"{stack.listener_url}/deliveries/{webhook_id}"
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return dict(json.load(response))
-        except urllib.error.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def show_side_by_side(pulled: dict[str, Any], pushed: dict[str, Any]) -> None:
@@ -57,7 +41,7 @@ def run_demo(config: StackConfig) -> int:
             print(f"The demo query did not succeed (exit {first.returncode}).", file=sys.stderr)
             return first.returncode
         pulled = json.loads(first.stdout)
-        delivery = pushed_delivery(stack, f"msg_{pulled['invocation_id']}")
+        delivery = stack.wait_for_delivery(f"msg_{pulled['invocation_id']}")
         show_side_by_side(pulled, json.loads(delivery["body"]))
         same_bytes = delivery["body"] + "\n" == first.stdout
         verdict = "byte-identical" if same_bytes else "DIFFERENT"

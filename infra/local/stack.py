@@ -5,8 +5,10 @@ tests exercise is what a user runs.
 """
 
 import json
+import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 from infra.local.components import define_components
 from infra.local.config import (
@@ -82,6 +84,25 @@ class LocalStack:
         process.start()
         if name == "restate":
             self.register_deployment()
+
+    def wait_for_delivery(self, webhook_id: str, timeout_s: float = 30) -> dict[str, Any]:
+        """What the stack's listener received for this webhook-id, once it has arrived."""
+        url = f"{self.listener_url}/deliveries/{webhook_id}"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return dict(json.load(response))
+            except urllib.error.HTTPError as error:
+                if error.code != 404:
+                    raise StackError(
+                        f"The listener answered HTTP {error.code} for {url}."
+                    ) from None
+            time.sleep(0.05)
+        raise StackError(
+            f"The listener received no webhook {webhook_id} within {timeout_s:g} s; "
+            f"see the service's and the listener's logs in {self.log_dir}."
+        )
 
     def register_deployment(self) -> None:
         """Tell Restate where the service is. Safe to repeat: the same endpoint is a no-op."""
