@@ -4,13 +4,14 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 
 import hypercorn
 import hypercorn.asyncio
 from restate.server import install_shutdown_hook
 
 from service.app import app
-from service.settings import settings
+from service.settings import SettingsError, settings
 
 # Restate holds its HTTP/2 connections open, so a graceful close can wait forever. Every
 # invocation is journaled: whatever a stop cuts short, Restate retries, here or on a replica.
@@ -41,6 +42,10 @@ async def serve() -> None:
 
 
 def main() -> None:
+    try:
+        settings()  # read once here, so a bad value stops the start, not every invocation
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
     asyncio.run(serve())
 
 

@@ -4,7 +4,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 CompletionMode = Literal["events", "poll", "both"]
 
@@ -63,14 +63,25 @@ _ENV = {
 }
 
 
+class SettingsError(ValueError):
+    """A setting's environment variable holds a value the service cannot use."""
+
+
 def from_environment(environ: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
-    values = {}
+    values, source = {}, {}
     for field, names in _ENV.items():
         for name in names:
             if environ.get(name):
-                values[field] = environ[name]
+                values[field], source[field] = environ[name], name
                 break
-    return Settings.model_validate(values)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        problems = [
+            f"{source.get(str(item['loc'][0]), item['loc'][0])}={item['input']!r}: {item['msg']}"
+            for item in error.errors()
+        ]
+        raise SettingsError("Invalid setting. " + "; ".join(problems)) from None
 
 
 @lru_cache(maxsize=1)

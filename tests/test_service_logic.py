@@ -9,6 +9,7 @@ from service.decode import decode_cell, decode_rows
 from service.delivery import DeliveryPolicy, backoff_s
 from service.intake import client_request_token
 from service.models import DEMO_QUERY, Column, QueryRequest
+from service.settings import SettingsError, from_environment
 from service.watcher import WatchRequest, next_delay
 from service.wire import describe_validation_error
 
@@ -94,3 +95,17 @@ def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:
     assert backoff_s(policy, 1, 1.0, None) == 1.0
     assert backoff_s(policy, 20, 1.0, None) == 600
     assert backoff_s(policy, 1, 0.0, 120) == 120
+
+
+def test_a_bad_setting_is_a_sentence_naming_the_variable() -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_environment({"COMPLETION_MODE": "sometimes", "SAFETY_NET_INTERVAL_S": "-1"})
+    message = str(caught.value)
+    assert "COMPLETION_MODE='sometimes': Input should be 'events', 'poll' or 'both'" in message
+    assert "SAFETY_NET_INTERVAL_S='-1': Input should be greater than 0" in message
+
+
+def test_settings_come_from_the_environment_with_local_defaults() -> None:
+    current = from_environment({"AWS_DEFAULT_REGION": "eu-west-1", "COMPLETION_MODE": "events"})
+    assert current.aws_region == "eu-west-1" and current.completion_mode == "events"
+    assert from_environment({}).athena_workgroup == "primary"
