@@ -18,8 +18,7 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
         for i in range(rows):
             day = start + timedelta(days=i % 366)
             value = rng.randint(-1000, 1000)
-            date_text = f"{day.isoformat()}T00:00:00.000Z"
-            row = {"id": f"r{i:07d}", "date": date_text, "value": str(value)}
+            row = {"id": f"r{i:07d}", "date": day.isoformat(), "value": str(value)}
             out.write(json.dumps(row) + "\n")
 
 

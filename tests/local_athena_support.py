@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ class LocalAthena:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    results_dir: Path
 
     def client(self, max_attempts: int = 3) -> AthenaClient:
         """A stock boto3 client with dummy credentials, pointed at this endpoint."""
@@ -77,15 +79,18 @@ class LocalAthena:
 
 @contextmanager
 def running_local_athena(data_dir: Path, *flags: str) -> Iterator[LocalAthena]:
-    """`python -m infra.local.athena` on a free port, ready once /_local/health answers."""
+    """`python -m infra.local.athena` on a free port, ready once /_local/health answers.
+
+    Result files go to a temporary folder of this server's own, removed with it."""
     port = free_port()
     with tempfile.NamedTemporaryFile(prefix="local-athena-", suffix=".log", delete=False) as log:
         log_path = Path(log.name)
+    results_dir = Path(tempfile.mkdtemp(prefix="local-athena-results-"))
     command = [sys.executable, "-m", "infra.local.athena", "--port", str(port)]
-    command += ["--data", str(data_dir), *flags]
+    command += ["--data", str(data_dir), "--results-dir", str(results_dir), *flags]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log_file, stderr=log_file)
-    athena = LocalAthena(f"http://127.0.0.1:{port}", process, log_path)
+    athena = LocalAthena(f"http://127.0.0.1:{port}", process, log_path, results_dir)
     try:
         _wait_until_healthy(athena, deadline=time.monotonic() + 20)
         yield athena
@@ -97,6 +102,7 @@ def running_local_athena(data_dir: Path, *flags: str) -> Iterator[LocalAthena]:
             process.kill()
             process.wait()
         log_path.unlink(missing_ok=True)
+        shutil.rmtree(results_dir, ignore_errors=True)
 
 
 def _wait_until_healthy(athena: LocalAthena, deadline: float) -> None:

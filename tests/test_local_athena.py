@@ -188,12 +188,13 @@ def test_pages_equal_duckdbs_own_answer(
     assert served == [(i, day.isoformat(), value) for i, day, value in expected]
 
 
-def test_bad_sql_fails_with_duckdbs_reason(client: AthenaClient) -> None:
+def test_bad_sql_fails_with_athenas_wording(client: AthenaClient) -> None:
     execution = run_query(client, "SELEC 1")
     status = execution["Status"]
     assert status["State"] == "FAILED"
-    assert "syntax error" in status["StateChangeReason"]
+    assert status["StateChangeReason"].startswith("SYNTAX_ERROR: line 1:")
     assert status["AthenaError"]["ErrorCategory"] == 2
+    assert status["AthenaError"]["ErrorType"] == 1006
     assert status["AthenaError"]["ErrorMessage"] == status["StateChangeReason"]
     with pytest.raises(ClientError) as refused:
         client.get_query_results(QueryExecutionId=execution["QueryExecutionId"])

@@ -1,34 +1,62 @@
-"""Settings of the local Athena: CLI flags over environment variables over defaults."""
+"""Settings of the local Athena: CLI flags over LOCAL_ATHENA_* variables over defaults."""
 
 import argparse
 import os
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings
 
+from envconfig import ENV_CONFIG, SettingsError, load, variables
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"LOCAL_ATHENA_{name}", default)
+DAY_S = 24 * 3600
 
 
 def default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
-class LocalAthenaConfig(BaseModel):
+def _env(field: str, name: str) -> AliasChoices:
+    # The field name too, so flags and `POST /_local/config` can use it.
+    return AliasChoices(f"LOCAL_ATHENA_{name}", field)
+
+
+class LocalAthenaConfig(BaseSettings):
     """One live instance is shared by the whole app, so runtime updates reach every part."""
 
-    model_config = ConfigDict(validate_assignment=True)
+    model_config = ENV_CONFIG | {"env_prefix": "LOCAL_ATHENA_", "validate_assignment": True}
 
     host: str = "127.0.0.1"
+    # 0 asks the OS for a free port.
     port: int = Field(default=9200, ge=0, le=65535)
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(default=Path("data"), validation_alias=_env("data_dir", "DATA"))
+    # Where `s3://bucket/key` result files land: `<results_dir>/bucket/key`.
+    results_dir: Path = Path(tempfile.gettempdir()) / "local-athena-results"
     # Athena keeps a query QUEUED briefly and never finishes in under a second or so.
-    queue_delay_s: float = Field(default=0.3, ge=0)
-    run_time_s: float = Field(default=1.5, ge=0)
+    queue_delay_s: float = Field(
+        default=0.3, ge=0, le=3600, validation_alias=_env("queue_delay_s", "QUEUE_DELAY")
+    )
+    run_time_s: float = Field(
+        default=1.5, ge=0, le=3600, validation_alias=_env("run_time_s", "RUN_TIME")
+    )
     throttle_rate: float = Field(default=0.0, ge=0, le=1)
     events_url: str | None = None
     drop_events_rate: float = Field(default=0.0, ge=0, le=1)
+    # EventBridge retries an API destination for up to 24 hours with exponential backoff.
+    events_retry_window_s: float = Field(
+        default=DAY_S,
+        ge=0,
+        le=7 * DAY_S,
+        validation_alias=_env("events_retry_window_s", "EVENTS_RETRY_WINDOW"),
+    )
+    events_max_backoff_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("events_max_backoff_s", "EVENTS_MAX_BACKOFF"),
+    )
     region: str = Field(default_factory=default_region)
 
     @property
@@ -41,11 +69,13 @@ class ConfigUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    queue_delay_s: float | None = Field(default=None, ge=0)
-    run_time_s: float | None = Field(default=None, ge=0)
+    queue_delay_s: float | None = Field(default=None, ge=0, le=3600)
+    run_time_s: float | None = Field(default=None, ge=0, le=3600)
     throttle_rate: float | None = Field(default=None, ge=0, le=1)
     drop_events_rate: float | None = Field(default=None, ge=0, le=1)
     events_url: str | None = None
+    events_retry_window_s: float | None = Field(default=None, ge=0, le=7 * DAY_S)
+    events_max_backoff_s: float | None = Field(default=None, gt=0, le=3600)
 
     def apply_to(self, config: LocalAthenaConfig) -> None:
         # Only fields present in the request change; an explicit null clears events_url.
@@ -53,28 +83,44 @@ class ConfigUpdate(BaseModel):
             setattr(config, name, getattr(self, name))
 
 
-def parse_args(argv: list[str] | None = None) -> LocalAthenaConfig:
+# Flag, field, and what the help says after the variable's name.
+_FLAGS = [
+    ("--host", "host", "address to listen on"),
+    ("--port", "port", "port to listen on, 0 for any free one"),
+    ("--data", "data_dir", "folder of the table's .jsonl files"),
+    ("--results-dir", "results_dir", "where s3://bucket/key result files are written"),
+    ("--queue-delay", "queue_delay_s", "seconds a query stays QUEUED"),
+    ("--run-time", "run_time_s", "least seconds a query stays RUNNING"),
+    ("--throttle-rate", "throttle_rate", "share of calls refused as throttled, 0 to 1"),
+    ("--events-url", "events_url", "where state-change events are POSTed"),
+    ("--drop-events-rate", "drop_events_rate", "share of events never sent, 0 to 1"),
+    ("--events-retry-window", "events_retry_window_s", "seconds an event is retried"),
+    ("--events-max-backoff", "events_max_backoff_s", "longest wait between retries, seconds"),
+]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m infra.local.athena",
         description="An Athena-compatible endpoint (JSON 1.1 protocol) that runs SQL on DuckDB.",
     )
-    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(_env("PORT", "9200") or 9200))
-    parser.add_argument("--data", type=Path, default=Path(_env("DATA", "data") or "data"))
-    parser.add_argument("--queue-delay", type=float, default=_env("QUEUE_DELAY"), metavar="S")
-    parser.add_argument("--run-time", type=float, default=_env("RUN_TIME"), metavar="S")
-    parser.add_argument("--throttle-rate", type=float, default=_env("THROTTLE_RATE"))
-    parser.add_argument("--events-url", default=_env("EVENTS_URL"))
-    parser.add_argument("--drop-events-rate", type=float, default=_env("DROP_EVENTS_RATE"))
+    for flag, field, text in _FLAGS:
+        variable = variables(LocalAthenaConfig, field)[0]
+        default = LocalAthenaConfig.model_fields[field].default
+        shown = "" if default is None else f", default {default}"
+        # Strings here: pydantic converts and checks them, so errors name the variable.
+        parser.add_argument(flag, dest=field, help=f"{text} ({variable}{shown})")
+    return parser
+
+
+def parse_args(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> LocalAthenaConfig:
+    """The settings, or exit 2 with one sentence naming the variable (and its flag)."""
+    parser = _parser()
     args = parser.parse_args(argv)
-    chosen = {
-        "host": args.host,
-        "port": args.port,
-        "data_dir": args.data,
-        "queue_delay_s": args.queue_delay,
-        "run_time_s": args.run_time,
-        "throttle_rate": args.throttle_rate,
-        "events_url": args.events_url or None,
-        "drop_events_rate": args.drop_events_rate,
-    }
-    return LocalAthenaConfig.model_validate({k: v for k, v in chosen.items() if v is not None})
+    flags = {field: getattr(args, field) for _, field, _ in _FLAGS}
+    try:
+        return load(LocalAthenaConfig, environ, **flags)
+    except SettingsError as error:
+        parser.error(f"{error} (or the matching flag; see --help)")

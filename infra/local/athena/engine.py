@@ -2,6 +2,7 @@
 
 Every call here blocks; the server runs them in threads. Each query gets its own cursor,
 so queries run in parallel and one can be interrupted without touching the others.
+Queries arrive in Athena's SQL and run translated (dialect.py); failures leave as QueryFailure.
 """
 
 import threading
@@ -14,6 +15,8 @@ import duckdb
 
 from infra.schema import TableSchema
 
+from .dialect import UNNAMED, translate
+from .failures import QueryFailure, from_engine
 from .rendering import column_info
 
 CATALOG = "awsdatacatalog"
@@ -21,7 +24,8 @@ RESULTS = "local_results"
 # The JSON holds strings; these casts give the columns the types the schema declares.
 _CASTS = {
     "string": "CAST({col} AS VARCHAR)",
-    "date": "CAST(CAST({col} AS TIMESTAMP) AS DATE)",
+    # Plain `YYYY-MM-DD` only, as Athena's JSON SerDe reads a date column.
+    "date": "CAST({col} AS DATE)",
     "timestamp": "CAST({col} AS TIMESTAMP)",
     "double": "CAST({col} AS DOUBLE)",
     "bigint": "CAST({col} AS BIGINT)",
@@ -73,12 +77,10 @@ class QueryEngine:
             # A view, so files added to the data dir show up in the next query.
             f"CREATE VIEW {database}.{quoted(self.schema.table)} AS SELECT {typed} "
             f"FROM read_json('{glob}', format = 'newline_delimited', columns = {{{raw_columns}}})",
-            # Athena (Trino) functions DuckDB spells differently, so Athena SQL runs as written;
-            # in every schema, because queries run with their database as the search path.
-            *(
-                f"CREATE MACRO {schema}.sequence(first, last) AS generate_series(first, last)"
-                for schema in (f'{CATALOG}."default"', database)
-            ),
+            # Trino's semantics where DuckDB has a switch for them: `7 / 2` is 3, and
+            # timestamps with time zone come back in UTC, as Athena shows them.
+            "SET GLOBAL integer_division = true",
+            "SET GLOBAL TimeZone = 'UTC'",
         ]:
             self._connection.execute(statement)
 
@@ -90,20 +92,36 @@ class QueryEngine:
         return sum(path.stat().st_size for path in self.data_dir.glob("*.jsonl"))
 
     def run(self, execution_id: str, sql: str, database: str | None) -> ResultSummary:
-        """Run one query and keep its rows in a results table; raises duckdb.Error on failure."""
+        """Run one query and keep its rows in a results table; raises QueryFailure."""
+        started = time.monotonic()
+        date_columns = frozenset(c.name.lower() for c in self.schema.columns if c.type == "date")
+        duckdb_sql = translate(sql, date_columns).duckdb_sql
+        try:
+            return self._execute(execution_id, duckdb_sql, database, started, sql)
+        except QueryFailure:
+            raise
+        except Exception as error:  # DuckDB's reason, worded the way Athena words it
+            raise from_engine(error, sql) from error
+
+    def _execute(
+        self, execution_id: str, duckdb_sql: str, database: str | None, started: float, sql: str
+    ) -> ResultSummary:
         cursor = self._cursor()
         with self._lock:
             self._running[execution_id] = cursor
         try:
             cursor.execute(f"USE {CATALOG}.{quoted(database or 'default')}")
-            started = time.monotonic()
-            relation = cursor.sql(sql)
+            relation = cursor.sql(duckdb_sql)
             planning_ms = round((time.monotonic() - started) * 1000)
             scanned = self.data_size() if self._reads_table(sql) else 0
             if relation is None:
                 return ResultSummary(planning_ms=planning_ms, scanned_bytes=scanned)
-            names_and_types = zip(relation.columns, relation.types, strict=True)
-            columns = [column_info(name, duck_type) for name, duck_type in names_and_types]
+            columns = [
+                column_info(_label(name, position), duck_type)
+                for position, (name, duck_type) in enumerate(
+                    zip(relation.columns, relation.types, strict=True)
+                )
+            ]
             relation.create(self._result_table(execution_id))
             counted = cursor.execute(f"SELECT count(*) FROM {self._result_table(execution_id)}")
             (count,) = counted.fetchone() or (0,)
@@ -135,3 +153,8 @@ class QueryEngine:
 
     def _result_table(self, execution_id: str) -> str:
         return f"{RESULTS}.{quoted('q_' + execution_id)}"
+
+
+def _label(name: str, position: int) -> str:
+    """Athena labels an unaliased select item by its output position: `_col0`, `_col1`, ..."""
+    return f"_col{position}" if name.startswith(UNNAMED) else name

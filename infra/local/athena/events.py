@@ -1,12 +1,13 @@
 """EventBridge-shaped "Athena Query State Change" events, POSTed to a configured URL.
 
 Sending never holds up a query: each event is its own task, chained behind the previous
-event of the same query so that one query's events arrive in order.
+event of the same query so that one query's events arrive in order. Retries: delivery.py.
 """
 
 import asyncio
 import logging
 import random
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -14,14 +15,14 @@ from typing import Any
 import aiohttp
 
 from .config import LocalAthenaConfig
+from .delivery import EventDelivery
 from .execution import Execution
 
 log = logging.getLogger(__name__)
 
 ACCOUNT = "123456789012"
-ATTEMPTS = 4
-FIRST_BACKOFF_S = 0.1
-RETRY_STATUSES = {408, 429}  # besides 5xx: the receiver asks to try again later
+# How long shutdown waits for events on their way (not for those waiting to retry).
+CLOSE_GRACE_S = 2.0
 
 
 def state_change_event(execution: Execution, previous: str | None, region: str) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def eventbridge_envelope(detail: dict[str, Any], region: str) -> dict[str, Any]:
 class EventPublisher:
     def __init__(self, config: LocalAthenaConfig, session: aiohttp.ClientSession) -> None:
         self._config = config
-        self._session = session
+        self.delivery = EventDelivery(config, session)
         self._in_flight: set[asyncio.Task[None]] = set()
         # The last send of each unfinished query, which its next event waits for.
         self._last_send: dict[str, asyncio.Task[None]] = {}
@@ -85,25 +86,7 @@ class EventPublisher:
     ) -> None:
         if before is not None:
             await asyncio.gather(before, return_exceptions=True)
-        await self._send(url, event)
-
-    async def _send(self, url: str, event: dict[str, Any]) -> None:
-        detail = event["detail"]
-        what = f"{detail['currentState']} event of {detail['queryExecutionId']}"
-        timeout = aiohttp.ClientTimeout(total=5)
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                async with self._session.post(url, json=event, timeout=timeout) as response:
-                    if response.status < 500 and response.status not in RETRY_STATUSES:
-                        if response.status >= 300:
-                            log.warning("%s refused by %s: HTTP %s", what, url, response.status)
-                        return
-                    problem = f"HTTP {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as error:
-                problem = repr(error)
-            if attempt < ATTEMPTS:
-                await asyncio.sleep(FIRST_BACKOFF_S * 3 ** (attempt - 1))
-        log.warning("gave up on %s after %d attempts to %s: %s", what, ATTEMPTS, url, problem)
+        await self.delivery.send(url, event)
 
     async def drain(self) -> None:
         """Wait for every event in flight to be delivered or given up on."""
@@ -111,9 +94,14 @@ class EventPublisher:
             await asyncio.gather(*list(self._in_flight), return_exceptions=True)
 
     async def close(self) -> None:
-        """Give events in flight a moment to arrive before the server goes away."""
+        """Give events on their way a moment to arrive; events waiting to retry are dropped,
+        so a receiver that is down cannot hold up the shutdown."""
+        deadline = time.monotonic() + CLOSE_GRACE_S
+        while time.monotonic() < deadline and self._in_flight - self.delivery.backing_off:
+            await asyncio.sleep(0.02)
         pending = list(self._in_flight)
         if pending:
-            await asyncio.wait(pending, timeout=2)
+            log.info("shutting down: %d event(s) not delivered", len(pending))
         for task in pending:
             task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -6,9 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import duckdb
-
 from .engine import ResultSummary
+from .failures import QueryFailure, from_engine
 from .sqltext import QueryHints, StatementType
 
 State = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
@@ -54,22 +53,6 @@ class Execution:
 
     def fail(self, error: Exception) -> None:
         """A failed query is an outcome, recorded the way Athena describes it."""
-        category, error_type, retryable = _classify(error)
-        self.reason = str(error)
-        self.athena_error = {
-            "ErrorCategory": category,
-            "ErrorType": error_type,
-            "Retryable": retryable,
-            "ErrorMessage": str(error),
-        }
-
-
-def _classify(error: Exception) -> tuple[int, int, bool]:
-    """(ErrorCategory, ErrorType, Retryable) from Athena's error catalog."""
-    if isinstance(error, duckdb.ProgrammingError):
-        return 2, 1000, False  # USER: the SQL does not parse or bind
-    if isinstance(error, duckdb.DataError):
-        return 2, 1001, False  # USER: the data does not fit the query
-    if isinstance(error, duckdb.Error):
-        return 1, 200, False  # SYSTEM: the engine failed
-    return 1, 100, True  # SYSTEM: internal service error, worth a retry
+        failure = error if isinstance(error, QueryFailure) else from_engine(error, self.query)
+        self.reason = failure.reason
+        self.athena_error = failure.athena_error()

@@ -3,12 +3,16 @@
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
 
 from .config import LocalAthenaConfig
 from .engine import QueryEngine
 from .events import EventPublisher
 from .execution import DEFAULT_OUTPUT, Execution, State
+from .failures import SYSTEM, QueryFailure
 from .protocol import StartQueryExecutionRequest, invalid_request
+from .rendering import row_data
+from .results import local_path_for, write_csv
 from .sqltext import parse_hints, statement_type
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,8 @@ class Executions:
                 )
                 execution.result, execution.planning_ms = summary, summary.planning_ms
                 execution.data_scanned = summary.scanned_bytes
+                # Athena writes the result file before it reports SUCCEEDED.
+                await asyncio.to_thread(self._write_result_file, execution)
             except Exception as error:  # a failed query is an outcome, never a server error
                 outcome = "FAILED"
                 execution.fail(error)
@@ -115,6 +121,31 @@ class Executions:
                 raise
         finally:
             self._lifecycles.pop(execution.id, None)
+
+    def _write_result_file(self, execution: Execution) -> None:
+        result = execution.result
+        if execution.statement_type != "DML" or result is None or not result.columns:
+            return
+        try:
+            path = local_path_for(execution.output_location, self._config.results_dir)
+            header = [column["Name"] for column in result.columns]
+            write_csv(path, header, self._rendered_pages(execution.id, result.athena_types))
+        except (OSError, ValueError) as error:
+            raise QueryFailure(
+                "GENERIC_INTERNAL_ERROR",
+                f"Failed to write query results to {execution.output_location}",
+                category=SYSTEM,
+                error_type=401,  # Athena's "Failed to write query results to Amazon S3"
+                detail=str(error),
+            ) from error
+
+    def _rendered_pages(
+        self, execution_id: str, types: list[str]
+    ) -> Iterator[list[list[str | None]]]:
+        offset, size = 0, 10_000
+        while rows := self._engine.rows(execution_id, offset, size):
+            yield [[d.get("VarCharValue") for d in row_data(row, types)] for row in rows]
+            offset += size
 
     def _transition(self, execution: Execution, state: State) -> None:
         previous, execution.state = execution.state, state

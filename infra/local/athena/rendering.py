@@ -48,8 +48,15 @@ _PRECISION = {"varchar": 2147483647, "bigint": 19, "integer": 10, "smallint": 5,
 _PRECISION |= {"double": 17, "float": 7, "timestamp": 3, "varbinary": 1073741824}
 
 
+def athena_type_of(duck_type: duckdb.sqltypes.DuckDBPyType) -> str:
+    # DuckDB's JSON is a VARCHAR with an alias; Trino's json is a type of its own.
+    if str(duck_type) == "JSON":
+        return "json"
+    return _ATHENA_TYPES.get(duck_type.id, "varchar")
+
+
 def column_info(name: str, duck_type: duckdb.sqltypes.DuckDBPyType) -> dict[str, Any]:
-    athena_type = _ATHENA_TYPES.get(duck_type.id, "varchar")
+    athena_type = athena_type_of(duck_type)
     precision, scale = _PRECISION.get(athena_type, 0), 0
     if athena_type == "decimal":
         parameters = dict(duck_type.children)  # [("precision", p), ("scale", s)]

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 CONFIG = web.AppKey("config", LocalAthenaConfig)
 ATHENA = web.AppKey("athena", Athena)
 STATS = web.AppKey("stats", CallStats)
+EVENTS = web.AppKey("events", EventPublisher)
 
 routes = web.RouteTableDef()
 
@@ -43,7 +44,7 @@ async def _athena_service(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     engine = QueryEngine(config.data_dir, load_schema())
     async with aiohttp.ClientSession() as session:
-        events = EventPublisher(config, session)
+        events = app[EVENTS] = EventPublisher(config, session)
         executions = Executions(config, engine, events)
         app[ATHENA] = Athena(executions, engine)
         yield
@@ -106,7 +107,8 @@ async def health(request: web.Request) -> web.Response:
 @routes.get("/_local/stats")
 async def stats(request: web.Request) -> web.Response:
     executions = request.app[ATHENA].executions.all()
-    return web.json_response(request.app[STATS].report(executions))
+    given_up = request.app[EVENTS].delivery.given_up
+    return web.json_response(request.app[STATS].report(executions, given_up))
 
 
 @routes.get("/_local/config")

@@ -1,6 +1,7 @@
 """Call counting for `GET /_local/stats`, so tests can see how a client used the endpoint."""
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from .execution import Execution
@@ -12,8 +13,12 @@ class CallStats:
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
 
-    def report(self, executions: list[Execution]) -> dict[str, Any]:
+    def report(
+        self, executions: list[Execution], events_given_up: Iterable[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
         return {
+            # EventBridge's dead-letter queue: events whose retry window closed, or refused.
+            "events_given_up": list(events_given_up),
             "calls": dict(self.calls),
             "throttled": dict(self.throttled),
             "executions": {

@@ -1,0 +1,149 @@
+"""Athena's SQL (Trino) translated to DuckDB's by sqlglot, with Athena's column labels.
+
+sqlglot does the translation; this module only adds what Athena's semantics need on top:
+- unaliased select items are labelled `_col0`, `_col1`, ... by their output position, as
+  Athena labels them (DuckDB would use the expression's text);
+- date arithmetic on a DATE stays a DATE (DuckDB widens `date + interval` to TIMESTAMP);
+- an anonymous `ROW(1, 'a')` has Trino's field names `field0`, `field1` (sqlglot says `_0`);
+- `format` (Java's format strings) becomes DuckDB's `printf`: sqlglot 30 passes it to DuckDB's
+  `format`, whose `{}` placeholders leave `%s` untouched and so give a wrong answer silently;
+- a statement sqlglot cannot parse, or cannot express in DuckDB, fails the way Athena fails.
+Integer division (`7 / 2` is 3 in Trino) is DuckDB's `integer_division` setting, in engine.py.
+"""
+
+import re
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+from sqlglot.optimizer.annotate_types import annotate_types
+
+from .failures import NOT_SUPPORTED_TYPE, SYNTAX_ERROR_TYPE, QueryFailure
+
+READ, WRITE = "athena", "duckdb"
+# DuckDB's name for an unaliased item; the engine renames it `_col<position>` afterwards,
+# because a `*` before it makes its output position unknown until DuckDB binds the query.
+UNNAMED = "__local_athena_unnamed_"
+# Units that keep a DATE a DATE in Trino's date_add, date_trunc and interval arithmetic.
+_DAY_OR_LONGER = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
+# One Java format specifier: `%s`, `%05d`, `%.2f`, `%%`; the group is its conversion letter.
+_JAVA_SPEC = re.compile(r"%(?:\d+\$)?[-#+ 0,(]*\d*(?:\.\d+)?([a-zA-Z%])")
+
+
+@dataclass(frozen=True)
+class Translation:
+    duckdb_sql: str
+
+
+def translate(sql: str, date_columns: frozenset[str] = frozenset()) -> Translation:
+    """DuckDB SQL for one Athena statement; raises QueryFailure as Athena would fail it."""
+    statement = _parse_one(sql)
+    _label_unaliased(statement)
+    _keep_dates(statement, date_columns)
+    _java_format_as_printf(statement)
+    _name_row_fields(statement)
+    try:
+        return Translation(statement.sql(dialect=WRITE, unsupported_level=ErrorLevel.RAISE))
+    except UnsupportedError as error:
+        raise QueryFailure(
+            "NOT_SUPPORTED",
+            f"line 1:1: {error}",
+            error_type=NOT_SUPPORTED_TYPE,
+            detail="sqlglot cannot express this in DuckDB; Athena itself may accept it",
+        ) from None
+
+
+def _parse_one(sql: str) -> exp.Expr:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=READ) if s is not None]
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        where = f"line {first.get('line', 1)}:{first.get('col', 1)}: "
+        near = first.get("highlight") or ""
+        description = first.get("description") or str(error)
+        raise QueryFailure(
+            "SYNTAX_ERROR",
+            f"{where}mismatched input '{near}'" if near else f"{where}{description}",
+            error_type=SYNTAX_ERROR_TYPE,
+            detail=f"sqlglot: {description}",
+        ) from None
+    if len(statements) != 1:
+        raise QueryFailure(
+            "SYNTAX_ERROR",
+            f"line 1:1: Only one sql statement is allowed. Got: {len(statements)}",
+            error_type=SYNTAX_ERROR_TYPE,
+        )
+    return statements[0]
+
+
+def _label_unaliased(statement: exp.Expr) -> None:
+    """Alias every item of the outermost select that Trino would not name by a column."""
+    query = statement
+    while isinstance(query, exp.SetOperation | exp.Subquery):
+        query = query.this  # a UNION takes its labels from its first branch
+    if not isinstance(query, exp.Select):
+        return
+    for index, item in enumerate(query.expressions):
+        if isinstance(item, exp.Alias | exp.Column | exp.Star):
+            continue
+        item.replace(exp.alias_(item.copy(), f"{UNNAMED}{index}", quoted=True))
+
+
+def _is_date(node: exp.Expr, date_columns: frozenset[str]) -> bool:
+    if isinstance(node, exp.Column):
+        return node.name.lower() in date_columns
+    annotated = annotate_types(node.copy(), dialect=READ)
+    return annotated.type is not None and annotated.type.this == exp.DataType.Type.DATE
+
+
+def _unit(node: exp.Expr) -> str:
+    unit = node.args.get("unit")
+    return unit.name.upper() if unit is not None else ""
+
+
+def _keep_dates(statement: exp.Expr, date_columns: frozenset[str]) -> None:
+    """Cast back to DATE where Trino keeps a DATE and DuckDB would return a TIMESTAMP."""
+    for function in list(statement.find_all(exp.DateAdd, exp.DateSub, exp.TimestampTrunc)):
+        if _unit(function) in _DAY_OR_LONGER and _is_date(function.this, date_columns):
+            _cast_to_date(function)
+    for operation in list(statement.find_all(exp.Add, exp.Sub)):
+        interval = operation.expression
+        if (
+            isinstance(interval, exp.Interval)
+            and _unit(interval) in _DAY_OR_LONGER
+            and _is_date(operation.this, date_columns)
+        ):
+            _cast_to_date(operation)
+
+
+def _cast_to_date(node: exp.Expr) -> None:
+    node.replace(exp.cast(node.copy(), exp.DataType.build("DATE")))
+
+
+def _java_format_as_printf(statement: exp.Expr) -> None:
+    """`format('%s-%d', a, b)` to `printf`, casting `%s` arguments: Java's %s takes any type."""
+    for node in list(statement.find_all(exp.Format)):
+        pattern, arguments = node.this, list(node.expressions)
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            letters = [m.group(1) for m in _JAVA_SPEC.finditer(pattern.this) if m.group(1) != "%"]
+            for index, letter in enumerate(letters[: len(arguments)]):
+                if letter == "s":
+                    arguments[index] = exp.cast(arguments[index], exp.DataType.build("VARCHAR"))
+        node.replace(exp.Anonymous(this="printf", expressions=[pattern, *arguments]))
+
+
+def _name_row_fields(statement: exp.Expr) -> None:
+    """Trino names an anonymous row's fields field0, field1, ...; a CAST names them itself."""
+    for node in list(statement.find_all(exp.Struct)):
+        if isinstance(node.parent, exp.Cast) or not node.expressions:
+            continue
+        if any(isinstance(item, exp.PropertyEQ | exp.Alias) for item in node.expressions):
+            continue
+        node.set(
+            "expressions",
+            [
+                exp.PropertyEQ(this=exp.to_identifier(f"field{index}"), expression=item)
+                for index, item in enumerate(node.expressions)
+            ],
+        )
