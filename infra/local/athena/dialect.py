@@ -5,6 +5,7 @@ sqlglot does the translation; this module only adds what Athena's semantics need
   Athena labels them (DuckDB would use the expression's text);
 - date arithmetic on a DATE stays a DATE (DuckDB widens `date + interval` to TIMESTAMP);
 - an anonymous `ROW(1, 'a')` has Trino's field names `field0`, `field1` (sqlglot says `_0`);
+- Trino's `nan()` and `infinity()` become DuckDB's double literals (sqlglot leaves them as is);
 - `format` (Java's format strings) becomes DuckDB's `printf`: sqlglot 30 passes it to DuckDB's
   `format`, whose `{}` placeholders leave `%s` untouched and so give a wrong answer silently;
 - a statement sqlglot cannot parse, or cannot express in DuckDB, fails the way Athena fails.
@@ -43,6 +44,7 @@ def translate(sql: str, date_columns: frozenset[str] = frozenset()) -> Translati
     _keep_dates(statement, date_columns)
     _java_format_as_printf(statement)
     _name_row_fields(statement)
+    _special_doubles(statement)
     try:
         return Translation(statement.sql(dialect=WRITE, unsupported_level=ErrorLevel.RAISE))
     except UnsupportedError as error:
@@ -147,3 +149,13 @@ def _name_row_fields(statement: exp.Expr) -> None:
                 for index, item in enumerate(node.expressions)
             ],
         )
+
+
+_SPECIAL_DOUBLES = {"nan": "NaN", "infinity": "Infinity"}
+
+
+def _special_doubles(statement: exp.Expr) -> None:
+    for node in list(statement.find_all(exp.Anonymous)):
+        spelled = _SPECIAL_DOUBLES.get(str(node.name).lower())
+        if spelled is not None and not node.expressions:
+            node.replace(exp.cast(exp.Literal.string(spelled), exp.DataType.build("DOUBLE")))

@@ -46,6 +46,7 @@ _ATHENA_TYPES = {
 }
 _PRECISION = {"varchar": 2147483647, "bigint": 19, "integer": 10, "smallint": 5, "tinyint": 3}
 _PRECISION |= {"double": 17, "float": 7, "timestamp": 3, "varbinary": 1073741824}
+_PRECISION |= {"timestamp with time zone": 3}
 
 
 def athena_type_of(duck_type: duckdb.sqltypes.DuckDBPyType) -> str:
