@@ -200,8 +200,13 @@ CASES: dict[str, Case] = {
     "arrays of strings, nulls, decimals, dates and timestamps": Case(
         "SELECT split('a,b,c', ','), ARRAY[1, NULL, 3], ARRAY[1.5, 2.0],"
         " ARRAY[DATE '2024-01-01'], ARRAY[TIMESTAMP '2024-01-01 00:00:00']",
-        [("_col0", "array"), ("_col1", "array"), ("_col2", "array")]
-        + [("_col3", "array"), ("_col4", "array")],
+        [
+            ("_col0", "array"),
+            ("_col1", "array"),
+            ("_col2", "array"),
+            ("_col3", "array"),
+            ("_col4", "array"),
+        ],
         [["[a, b, c]", "[1, null, 3]", "[1.5, 2.0]", "[2024-01-01]", "[2024-01-01 00:00:00.000]"]],
         [["[a, b, c]", "[1, null, 3]", "[1.5, 2.0]", "[2024-01-01]", "[2024-01-01 00:00:00.000]"]],
     ),
@@ -219,7 +224,8 @@ CASES: dict[str, Case] = {
         [[1], [2], [3]],
     ),
     "unnest with ordinality": Case(
-        "SELECT letter, position FROM UNNEST(ARRAY['a', 'b']) WITH ORDINALITY AS t(letter, position)",
+        "SELECT letter, position"
+        " FROM UNNEST(ARRAY['a', 'b']) WITH ORDINALITY AS t(letter, position)",
         [("letter", "varchar"), ("position", "bigint")],
         [["a", "1"], ["b", "2"]],
         [["a", 1], ["b", 2]],
@@ -266,8 +272,16 @@ CASES: dict[str, Case] = {
     "string functions": Case(
         "SELECT lower('HÉLLO'), length('héllo'), reverse('abc'), lpad('7', 3, '0'),"
         " substr('hello', 2, 3), strpos('hello', 'l'), replace('aaa', 'a', 'b'), trim('  x  ')",
-        [("_col0", "varchar"), ("_col1", "bigint"), ("_col2", "varchar"), ("_col3", "varchar")]
-        + [("_col4", "varchar"), ("_col5", "bigint"), ("_col6", "varchar"), ("_col7", "varchar")],
+        [
+            ("_col0", "varchar"),
+            ("_col1", "bigint"),
+            ("_col2", "varchar"),
+            ("_col3", "varchar"),
+            ("_col4", "varchar"),
+            ("_col5", "bigint"),
+            ("_col6", "varchar"),
+            ("_col7", "varchar"),
+        ],
         [["héllo", "5", "cba", "007", "ell", "3", "bbb", "x"]],
         [["héllo", 5, "cba", "007", "ell", 3, "bbb", "x"]],
     ),
@@ -298,8 +312,13 @@ CASES: dict[str, Case] = {
     "casts": Case(
         "SELECT CAST('42' AS integer), CAST(42 AS varchar), CAST('2024-01-02' AS date),"
         " CAST(1.5 AS double), CAST('true' AS boolean)",
-        [("_col0", "integer"), ("_col1", "varchar"), ("_col2", "date"), ("_col3", "double")]
-        + [("_col4", "boolean")],
+        [
+            ("_col0", "integer"),
+            ("_col1", "varchar"),
+            ("_col2", "date"),
+            ("_col3", "double"),
+            ("_col4", "boolean"),
+        ],
         [["42", "42", "2024-01-02", "1.5", "true"]],
         [[42, "42", "2024-01-02", 1.5, True]],
     ),
