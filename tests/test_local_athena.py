@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # the stubs are a dev dependency, needed by mypy only
     from mypy_boto3_athena import AthenaClient
 
 SAMPLE = REPO_ROOT / "data"
+pytestmark = pytest.mark.e2e  # a real server process per module (the last test excepted)
+
 DEMO_QUERY = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
 FAST = ("--queue-delay", "0.05", "--run-time", "0.2")
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
