@@ -13,7 +13,7 @@ setup: $(VENV)/.installed node_modules/.installed
 # Re-install only when the dependency files change, so `make setup` is quick when nothing did.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,infra]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[local,dev,infra]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -10,8 +10,7 @@ import requests
 
 from benchmarks.baseline import run_polling_loop
 from infra.local.stack import LocalStack
-
-SQL = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
+from service.models import DEMO_QUERY, webhook_id_for
 
 
 @dataclass
@@ -54,7 +53,7 @@ def one_promise(stack: LocalStack) -> Sample:
     response = requests.post(
         f"{stack.ingress_url}/query/query",
         json={
-            "query": f"{SQL} -- {uuid.uuid4()}",
+            "query": f"{DEMO_QUERY} -- {uuid.uuid4()}",
             "callback_url": f"{stack.listener_url}/callback",
         },
         headers={"idempotency-key": str(uuid.uuid4())},
@@ -63,7 +62,9 @@ def one_promise(stack: LocalStack) -> Sample:
     elapsed = time.perf_counter() - began
     result: dict[str, Any] = response.json()
     completed = parse_time(result["completed_at"])
-    pushed = parse_time(stack.wait_for_delivery(f"msg_{result['invocation_id']}")["received_at"])
+    pushed = parse_time(
+        stack.wait_for_delivery(webhook_id_for(result["invocation_id"]))["received_at"]
+    )
     calls, polls = athena_calls(stack, result["query_execution_id"])
     return Sample(
         end_to_end_s=elapsed,
@@ -76,7 +77,7 @@ def one_promise(stack: LocalStack) -> Sample:
 
 
 def one_baseline(stack: LocalStack, client: Any) -> Sample:
-    qid, elapsed = run_polling_loop(client, f"{SQL} -- {uuid.uuid4()}")
+    qid, elapsed = run_polling_loop(client, f"{DEMO_QUERY} -- {uuid.uuid4()}")
     execution = client.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
     calls, polls = athena_calls(stack, qid)
     return Sample(

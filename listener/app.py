@@ -13,9 +13,9 @@ from aiohttp import web
 from listener.faults import CallbackStats, FaultPlan
 from listener.report import delivery_line
 from listener.settings import ListenerSettings
-from listener.signature import SignatureError, VerifiedWebhook, verify
-from listener.signing_keys import SigningKeys
 from listener.store import Delivery, DeliveryStore
+from webhooks.keys import SigningKeys
+from webhooks.signature import SignatureError, VerifiedWebhook, verify
 
 SETTINGS = web.AppKey("settings", ListenerSettings)
 SIGNING_KEYS = web.AppKey("signing_keys", SigningKeys)

@@ -1,28 +1,32 @@
 """The listener's settings: environment variables with local defaults, overridden by flags."""
 
 import argparse
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_core import ErrorDetails
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings
 
+from envconfig import ENV_CONFIG, SettingsError, load
 from listener.faults import FaultPlan
-from listener.signing_keys import DEV_WEBHOOK_SECRET, SigningKeys
+from webhooks.keys import DEV_WEBHOOK_SECRET, SigningKeys
 
 MIB = 1024 * 1024
 
 
-class ListenerSettings(BaseModel):
+class ListenerSettings(BaseSettings):
+    """Each field from LISTENER_<NAME>, except the secret, which the sender shares."""
+
+    model_config = ENV_CONFIG | {"env_prefix": "LISTENER_"}
+
     host: str = "127.0.0.1"
     port: int = Field(default=9000, ge=1, le=65535)
     # One secret, or several separated by spaces or commas while a secret is rotated.
     # The default is a published development key: set WEBHOOK_SECRET anywhere else.
-    secret: str = Field(default=DEV_WEBHOOK_SECRET, repr=False)
+    secret: str = Field(default=DEV_WEBHOOK_SECRET, repr=False, validation_alias="WEBHOOK_SECRET")
     store: Path = Path(".listener/deliveries.sqlite3")
-    max_body_bytes: int = Field(default=10 * MIB, gt=0)
-    tolerance_s: int = Field(default=5 * 60, gt=0)
+    max_body_bytes: int = Field(default=10 * MIB, gt=0, le=1024 * MIB)
+    tolerance_s: int = Field(default=5 * 60, gt=0, le=24 * 3600)
 
     @field_validator("secret")
     @classmethod
@@ -34,16 +38,6 @@ class ListenerSettings(BaseModel):
     @property
     def signing_keys(self) -> SigningKeys:
         return SigningKeys.parse(self.secret)
-
-
-_ENVIRONMENT = {
-    "WEBHOOK_SECRET": "secret",
-    "LISTENER_HOST": "host",
-    "LISTENER_PORT": "port",
-    "LISTENER_STORE": "store",
-    "LISTENER_MAX_BODY_BYTES": "max_body_bytes",
-    "LISTENER_TOLERANCE_S": "tolerance_s",
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,31 +81,15 @@ def load_settings(
     """Settings from the environment and the command line (flags win), plus any fault plan."""
     parser = _parser()
     args = parser.parse_args(argv)
-    env = os.environ if environ is None else environ
-    values: dict[str, object] = {
-        field: env[name] for name, field in _ENVIRONMENT.items() if env.get(name)
-    }
-    values.update(
-        {
-            field: value
-            for field in _ENVIRONMENT.values()
-            if (value := getattr(args, field, None)) is not None
-        }
-    )
+    flags = {field: getattr(args, field, None) for field in ListenerSettings.model_fields}
     try:
-        settings = ListenerSettings.model_validate(values)
+        settings = load(ListenerSettings, environ, **flags)
         faults = _fault_plan(args)
-    except ValidationError as error:
-        parser.error("; ".join(_describe(problem) for problem in error.errors()))
+    except SettingsError as error:
+        parser.error(str(error))
     except ValueError as error:
         parser.error(str(error))
     return settings, faults
-
-
-def _describe(problem: ErrorDetails) -> str:
-    where = ".".join(str(part) for part in problem["loc"])
-    # Pydantic prefixes errors raised by validators with "Value error, ".
-    return f"{where}: {problem['msg'].removeprefix('Value error, ')}"
 
 
 def _fault_plan(args: argparse.Namespace) -> FaultPlan | None:

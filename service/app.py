@@ -9,10 +9,10 @@
 
 import restate
 
-from service.completion import completion
-from service.delivery import webhook_delivery
-from service.events import athena_events
+from service.completion.events import athena_events
+from service.completion.mailbox import completion
+from service.completion.watcher import watcher
+from service.push.delivery import webhook_delivery
 from service.query import query
-from service.watcher import watcher
 
 app = restate.app(services=[query, watcher, completion, athena_events, webhook_delivery])

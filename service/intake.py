@@ -5,11 +5,10 @@ import hashlib
 from pydantic import BaseModel, ValidationError
 from restate import TerminalError
 
-from service.callback_url import CallbackUrlRefused, check_callback_url
-from service.completion import CompletionPlan
-from service.models import QueryRequest
+from service.completion.plan import CompletionPlan
+from service.models import QueryRequest, describe_validation_error
+from service.push.callback_url import CallbackUrlRefused, check_callback_url
 from service.settings import settings
-from service.wire import describe_validation_error
 
 
 def client_request_token(invocation_id: str) -> str:
@@ -45,11 +44,5 @@ def plan_query(request: QueryRequest) -> QueryPlan:
     return QueryPlan(
         max_rows=current.default_max_rows if request.max_rows is None else request.max_rows,
         timeout_s=request.timeout_s or current.default_timeout_s,
-        completion=CompletionPlan(
-            mode=current.completion_mode,
-            poll_first_s=current.poll_initial_s,
-            poll_max_s=current.poll_max_s,
-            safety_net_interval_s=current.safety_net_interval_s,
-            checks_per_invocation=current.watch_checks_per_invocation,
-        ),
+        completion=CompletionPlan.from_settings(current),
     )

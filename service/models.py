@@ -1,11 +1,13 @@
-"""The public contract: what a caller submits and the one result both delivery paths carry."""
+"""The public contract: what a caller submits, the one result both delivery paths carry, and
+the one way each is read and written at the service's edge."""
 
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from restate.serde import Serde
 
-from service.callback_url import CallbackUrlRefused, check_static
+from service.push.callback_url import CallbackUrlRefused, check_static
 
 DEMO_QUERY = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
 
@@ -15,7 +17,6 @@ MAX_QUERY_BYTES = 262_144
 MAX_ROWS_LIMIT = 100_000
 MAX_TIMEOUT_S = 24 * 3600
 
-FinalState = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
 ResultState = Literal["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]
 
 
@@ -87,3 +88,33 @@ class QueryResult(BaseModel):
 def encode_result(result: QueryResult) -> bytes:
     """The one serialization of a result: both the pull response and the webhook body."""
     return result.model_dump_json().encode()
+
+
+def webhook_id_for(invocation_id: str) -> str:
+    """The webhook-id of a result: stable across every retry and replay (the invocation is
+    the message), and what `GET /deliveries/{webhook-id}` on the listener is keyed by."""
+    return f"msg_{invocation_id}"
+
+
+class QueryResultSerde(Serde[QueryResult]):
+    """The pull response uses `encode_result`, the very function that makes the webhook body."""
+
+    def deserialize(self, buf: bytes) -> QueryResult | None:
+        return QueryResult.model_validate_json(buf) if buf else None
+
+    def serialize(self, obj: QueryResult | None) -> bytes:
+        return encode_result(obj) if obj is not None else b""
+
+
+def describe_validation_error(
+    error: ValidationError, subject: str = "query request", model: type[BaseModel] = QueryRequest
+) -> str:
+    """`Invalid query request. max_rows: Input should be ...; query: must not be empty`"""
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = f"is not a known field (known: {', '.join(model.model_fields)})"
+        problems.append(f"{field}: {message}")
+    return f"Invalid {subject}. " + "; ".join(problems)

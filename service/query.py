@@ -7,10 +7,11 @@ import restate
 from restate import RunOptions
 from restate.serde import BytesSerde
 
-from service.athena import ExecutionStatus
-from service.completion import stop_watching, watch_for_completion
-from service.delivery import DeliveryRequest, deliver, webhook_id_for
-from service.durable import ATHENA_RETRY, terminal_on_rejection
+from service.athena.client import ExecutionStatus
+from service.athena.results import build_result
+from service.athena.steps import ATHENA_RETRY, athena, terminal_on_rejection
+from service.backoff import backoff_delay
+from service.completion.plan import stop_watching, watch_for_completion
 from service.intake import (
     QueryPlan,
     client_request_token,
@@ -18,11 +19,8 @@ from service.intake import (
     plan_query,
     refuse_unsafe_callback,
 )
-from service.models import QueryResult, encode_result
-from service.results import build_result
-from service.runtime import athena
-from service.watcher import backoff_delay
-from service.wire import QueryResultSerde
+from service.models import QueryResult, QueryResultSerde, encode_result, webhook_id_for
+from service.push.delivery import DeliveryRequest, deliver
 
 query = restate.Service("query")
 
@@ -83,7 +81,9 @@ async def await_final_status(
             break
         # An event is a hint and Athena the truth: after a premature or forged one, look again.
         first, cap = plan.completion.poll_first_s, plan.completion.poll_max_s
-        wake_up = ctx.sleep(timedelta(seconds=backoff_delay(first, cap, recheck)), name="recheck")
+        wake_up = ctx.sleep(
+            timedelta(seconds=backoff_delay(first, cap, recheck, growth=1.5)), name="recheck"
+        )
         recheck += 1
     timed_out = winner == "deadline"
     if timed_out:

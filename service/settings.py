@@ -1,89 +1,65 @@
-"""Every setting of the service, read from the environment in this one place."""
+"""Every setting of the service: environment variables, read in this one place."""
 
-import os
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings
+
+from envconfig import ENV_CONFIG, SettingsError, load
+from webhooks.keys import DEV_WEBHOOK_SECRET
+
+__all__ = ["CompletionMode", "Settings", "SettingsError", "from_environment", "settings"]
 
 CompletionMode = Literal["events", "poll", "both"]
+HOUR_S = 3600.0
+DAY_S = 24 * HOUR_S
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
+    """Each field is read from its upper-case name, unless an alias says otherwise."""
+
+    model_config = ENV_CONFIG
+
     # Athena. boto3 itself honours AWS_ENDPOINT_URL_ATHENA, which points it at the local Athena.
-    aws_region: str = "us-east-1"
-    athena_workgroup: str = "primary"
-    athena_database: str = "demo_db"
-    athena_output_location: str | None = None
+    aws_region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    athena_workgroup: str = Field("primary", min_length=1, max_length=128)
+    athena_database: str = Field("demo_db", min_length=1, max_length=255)
+    athena_output_location: str | None = Field(None, pattern=r"^s3://")
 
     # How the service learns that a query finished.
     completion_mode: CompletionMode = "both"
-    poll_initial_s: float = Field(0.25, gt=0)
-    poll_max_s: float = Field(5.0, gt=0)
+    poll_initial_s: float = Field(0.25, gt=0, le=HOUR_S)
+    poll_max_s: float = Field(5.0, gt=0, le=HOUR_S)
     # In `both` mode events do the work; this slow poll only catches a lost event.
-    safety_net_interval_s: float = Field(30.0, gt=0)
+    safety_net_interval_s: float = Field(30.0, gt=0, le=HOUR_S)
     # Status checks per watcher invocation before it continues as a new one.
-    watch_checks_per_invocation: int = Field(100, ge=1)
+    watch_checks_per_invocation: int = Field(100, ge=1, le=10_000)
 
     # Results.
-    default_max_rows: int = Field(10_000, ge=0)
-    default_timeout_s: float = Field(3600.0, gt=0)
+    default_max_rows: int = Field(10_000, ge=0, le=100_000)
+    default_timeout_s: float = Field(HOUR_S, gt=0, le=DAY_S)
 
-    # Webhooks.
-    webhook_secret: str = "whsec_bG9jYWwtZGV2ZWxvcG1lbnQtc2VjcmV0LW5vdC1mb3ItcHJvZHVjdGlvbg=="
+    # Webhooks. The default secret is published: set WEBHOOK_SECRET anywhere but locally.
+    webhook_secret: str = Field(DEV_WEBHOOK_SECRET, repr=False)
     allow_private_callbacks: bool = False
-    webhook_attempt_timeout_s: float = Field(15.0, gt=0)
-    webhook_retry_window_s: float = Field(24 * 3600.0, gt=0)
-    webhook_first_backoff_s: float = Field(1.0, gt=0)
-    webhook_max_backoff_s: float = Field(600.0, gt=0)
+    webhook_attempt_timeout_s: float = Field(15.0, gt=0, le=300)
+    webhook_retry_window_s: float = Field(DAY_S, gt=0, le=7 * DAY_S)
+    webhook_first_backoff_s: float = Field(1.0, gt=0, le=HOUR_S)
+    webhook_max_backoff_s: float = Field(600.0, gt=0, le=DAY_S)
 
-    port: int = 9080
-
-
-# Environment variable for each setting; unset ones keep the local defaults above.
-_ENV = {
-    "aws_region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
-    "athena_workgroup": ("ATHENA_WORKGROUP",),
-    "athena_database": ("ATHENA_DATABASE",),
-    "athena_output_location": ("ATHENA_OUTPUT_LOCATION",),
-    "completion_mode": ("COMPLETION_MODE",),
-    "poll_initial_s": ("POLL_INITIAL_S",),
-    "poll_max_s": ("POLL_MAX_S",),
-    "safety_net_interval_s": ("SAFETY_NET_INTERVAL_S",),
-    "watch_checks_per_invocation": ("WATCH_CHECKS_PER_INVOCATION",),
-    "default_max_rows": ("DEFAULT_MAX_ROWS",),
-    "default_timeout_s": ("DEFAULT_TIMEOUT_S",),
-    "webhook_secret": ("WEBHOOK_SECRET",),
-    "allow_private_callbacks": ("ALLOW_PRIVATE_CALLBACKS",),
-    "webhook_attempt_timeout_s": ("WEBHOOK_ATTEMPT_TIMEOUT_S",),
-    "webhook_retry_window_s": ("WEBHOOK_RETRY_WINDOW_S",),
-    "webhook_first_backoff_s": ("WEBHOOK_FIRST_BACKOFF_S",),
-    "webhook_max_backoff_s": ("WEBHOOK_MAX_BACKOFF_S",),
-    "port": ("SERVICE_PORT",),
-}
+    port: int = Field(9080, ge=1, le=65535, validation_alias="SERVICE_PORT")
 
 
-class SettingsError(ValueError):
-    """A setting's environment variable holds a value the service cannot use."""
-
-
-def from_environment(environ: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
-    values, source = {}, {}
-    for field, names in _ENV.items():
-        for name in names:
-            if environ.get(name):
-                values[field], source[field] = environ[name], name
-                break
-    try:
-        return Settings.model_validate(values)
-    except ValidationError as error:
-        problems = [
-            f"{source.get(str(item['loc'][0]), item['loc'][0])}={item['input']!r}: {item['msg']}"
-            for item in error.errors()
-        ]
-        raise SettingsError("Invalid setting. " + "; ".join(problems)) from None
+def from_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from `environ` (default: the process environment), or a SettingsError."""
+    return load(Settings, environ)
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    """Read once per process; `python -m service` calls it at start, so bad values stop it."""
     return from_environment()

@@ -1,12 +1,10 @@
 """Helpers for end-to-end tests: a real local stack on free ports, and small HTTP helpers."""
 
-import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from aiohttp import web
 
 from infra.local.processes import ManagedProcess, free_port
-from infra.local.stack import LOCAL_WEBHOOK_SECRET, ROOT, LocalStack, Ports, StackConfig
+from infra.local.stack import ROOT, LocalStack, Ports, StackConfig
 
 
 @contextmanager
@@ -146,37 +143,8 @@ def extra_listener(stack: LocalStack, tmp: Path, *args: str) -> tuple[ManagedPro
             str(tmp / f"{port}.db"),
             *args,
         ],
-        {**os.environ, "WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET, "PYTHONUNBUFFERED": "1"},
+        {**os.environ, "WEBHOOK_SECRET": stack.config.webhook_secret, "PYTHONUNBUFFERED": "1"},
         stack.log_dir,
         f"http://127.0.0.1:{port}/health",
     )
     return process, f"http://127.0.0.1:{port}"
-
-
-class ThreadedApp:
-    """A real aiohttp app served from a background thread, for tests that drive timing."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner = web.AppRunner(app)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> "ThreadedApp":
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    async def _start(self) -> None:
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.callback_url import CallbackUrlRefused, check_callback_url
+from service.push.callback_url import CallbackUrlRefused, check_callback_url
 
 
 def resolver_for(mapping: dict[str, list[str]]):  # type: ignore[no-untyped-def]

@@ -23,6 +23,8 @@ from tests.stack_support import (
     wait_until,
 )
 
+pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
+
 
 @pytest.fixture(scope="module")
 def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:

@@ -7,6 +7,8 @@ import pytest
 from infra.local.demo import run_demo
 from infra.local.stack import Ports, StackConfig
 
+pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
+
 
 def test_the_demo_shows_42_pulled_and_pushed_identically(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]

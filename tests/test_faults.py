@@ -8,10 +8,9 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,11 @@ import aiohttp
 import pytest
 import requests
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from infra.local.stack import LocalStack
 from service.models import DEMO_QUERY
 from tests.stack_support import (
-    ThreadedApp,
     attach,
     deliveries,
     delivery_status,
@@ -36,6 +35,10 @@ from tests.stack_support import (
     tagged,
     wait_until,
 )
+
+pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 FAST_RETRIES = {
     "WEBHOOK_FIRST_BACKOFF_S": "0.2",
@@ -139,10 +142,12 @@ def test_a_refusing_listener_is_given_up_on_and_recorded(
         listener.stop()
 
 
-def test_service_killed_between_the_post_and_its_journal_entry(stack: LocalStack) -> None:
+async def test_service_killed_between_the_post_and_its_journal_entry(
+    stack: LocalStack, aiohttp_server: ServerFactory
+) -> None:
     """The receiver sees the same webhook-id twice and stores it once."""
-    forwarded = threading.Event()
-    release = threading.Event()
+    forwarded = asyncio.Event()
+    release = asyncio.Event()
     target = f"{stack.listener_url}/callback"
 
     # A slow hop in front of the real listener: it forwards the first POST (so the listener
@@ -158,32 +163,30 @@ def test_service_killed_between_the_post_and_its_journal_entry(stack: LocalStack
             status, text = answer.status, await answer.text()
         if not forwarded.is_set():
             forwarded.set()
-            await asyncio_wait(release)
+            await release.wait()
         return web.Response(status=status, text=text, content_type="application/json")
 
     app = web.Application()
     app.router.add_post("/callback", slow_hop)
-    with ThreadedApp(app) as hop:
-        webhook_id = push(stack, f"{hop.url}/callback")
-        assert forwarded.wait(30)
-        stack.restart("service", kill=True)
-        release.set()
-        status = delivered(stack, webhook_id)
+    hop = await aiohttp_server(app)
+    # The stack's calls block: they run in threads while the hop serves on this loop.
+    webhook_id = await asyncio.to_thread(push, stack, str(hop.make_url("/callback")))
+    await asyncio.wait_for(forwarded.wait(), 30)
+    await asyncio.to_thread(stack.restart, "service", kill=True)
+    release.set()
+    status = await asyncio.to_thread(delivered, stack, webhook_id)
     stored = [d for d in deliveries(stack.listener_url) if d["webhook_id"] == webhook_id]
     assert len(stored) == 1
     assert stored[0]["attempts"] == 2  # the same webhook-id arrived twice
     assert status["attempts"] == 1  # ... but the journal recorded one attempt
 
 
-async def asyncio_wait(event: threading.Event) -> None:
-    while not event.is_set():
-        await asyncio.sleep(0.05)
-
-
-def test_a_post_resent_after_an_outage_is_signed_afresh(stack: LocalStack, tmp_path: Path) -> None:
+async def test_a_post_resent_after_an_outage_is_signed_afresh(
+    stack: LocalStack, tmp_path: Path, aiohttp_server: ServerFactory
+) -> None:
     """The retried POST carries a new webhook-timestamp, so a receiver's tolerance still holds."""
     listener, url = extra_listener(stack, tmp_path, "--tolerance-s", "2")
-    held, release = threading.Event(), threading.Event()
+    held, release = asyncio.Event(), asyncio.Event()
 
     # Hold the first POST (never forwarded) while the service is killed and stays down for
     # longer than the listener's 2 s tolerance; forward the retry.
@@ -191,7 +194,7 @@ def test_a_post_resent_after_an_outage_is_signed_afresh(stack: LocalStack, tmp_p
         body = await request.read()
         if not held.is_set():
             held.set()
-            await asyncio_wait(release)
+            await release.wait()
             return web.Response(status=503)
         headers = {k: v for k, v in request.headers.items() if k.lower().startswith("webhook-")}
         headers["content-type"] = "application/json"
@@ -203,21 +206,21 @@ def test_a_post_resent_after_an_outage_is_signed_afresh(stack: LocalStack, tmp_p
 
     app = web.Application()
     app.router.add_post("/callback", hold_first)
-    listener.start()
+    hop = await aiohttp_server(app)
+    await asyncio.to_thread(listener.start)
     try:
-        with ThreadedApp(app) as hop:
-            webhook_id = push(stack, f"{hop.url}/callback")
-            assert held.wait(30)
-            service = stack.processes["service"]
-            service.kill()
-            time.sleep(3)
-            release.set()
-            service.start()
-            status = delivered(stack, webhook_id)
+        webhook_id = await asyncio.to_thread(push, stack, str(hop.make_url("/callback")))
+        await asyncio.wait_for(held.wait(), 30)
+        service = stack.processes["service"]
+        await asyncio.to_thread(service.kill)
+        await asyncio.sleep(3)
+        release.set()
+        await asyncio.to_thread(service.start)
+        status = await asyncio.to_thread(delivered, stack, webhook_id)
         assert status["last_status"] == 200
         assert [d["webhook_id"] for d in deliveries(url)] == [webhook_id]
     finally:
-        listener.stop()
+        await asyncio.to_thread(listener.stop)
 
 
 def test_retry_after_is_honoured(stack: LocalStack, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from listener.app import create_app
 from listener.faults import FaultPlan
 from listener.settings import ListenerSettings, load_settings
-from listener.signature import sign
+from webhooks.signature import sign
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 ROTATED_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0MjQy"
@@ -271,6 +271,7 @@ def test_bad_secret_stops_the_cli_with_a_sentence(capsys: pytest.CaptureFixture[
     assert "webhook secret #1 holds 4 bytes" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 async def test_python_m_listener_serves_and_fails_on_purpose(tmp_path: Path) -> None:
     port = _free_port()
     command = [sys.executable, "-m", "listener", "--port", str(port), "--secret", SECRET]

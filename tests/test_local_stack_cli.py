@@ -23,6 +23,8 @@ PORT_VARIABLES = (
     "LISTENER_PORT",
 )
 
+pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
+
 
 def stack_env() -> dict[str, str]:
     return {**os.environ, **{name: str(free_port()) for name in PORT_VARIABLES}}

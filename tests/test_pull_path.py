@@ -18,6 +18,8 @@ from tests.stack_support import (
     tagged,
 )
 
+pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
+
 
 def test_seed_client_contract_empty_body_runs_the_demo_query(stack: LocalStack) -> None:
     response = submit(stack, {})

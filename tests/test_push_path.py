@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
+import pytest
 import requests
 
 from infra.local.stack import LocalStack
@@ -19,6 +20,8 @@ from tests.stack_support import (
     tagged,
     wait_until,
 )
+
+pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 
 
 def callback(stack: LocalStack) -> str:

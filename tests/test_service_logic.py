@@ -5,13 +5,12 @@ import itertools
 import pytest
 from pydantic import ValidationError
 
-from service.decode import decode_cell, decode_rows
-from service.delivery import DeliveryPolicy, backoff_s
+from service.athena.decode import decode_cell, decode_rows
+from service.completion.watcher import WatchRequest, next_delay
 from service.intake import client_request_token
-from service.models import DEMO_QUERY, Column, QueryRequest
+from service.models import DEMO_QUERY, Column, QueryRequest, describe_validation_error
+from service.push.delivery import DeliveryPolicy, backoff_s
 from service.settings import SettingsError, from_environment
-from service.watcher import WatchRequest, next_delay
-from service.wire import describe_validation_error
 
 
 def test_an_empty_request_is_the_demo_query() -> None:

@@ -4,7 +4,11 @@ import os
 import signal
 import sys
 
+import pytest
+
 from infra.local.processes import ManagedProcess, free_port
+
+pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 
 
 def test_sigterm_stops_the_service_promptly(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
-from listener.signature import SignatureError, VerifiedWebhook, sign, verify
-from listener.signing_keys import InvalidSecret, SigningKeys, decode_secret
+from webhooks.keys import InvalidSecret, SigningKeys, decode_secret
+from webhooks.signature import SignatureError, VerifiedWebhook, sign, verify
 
 # The specification's test vector, from standard-webhooks/standard-webhooks,
 # libraries/python/tests/test_webhooks.py (test_sign_function); the other libraries share it.

@@ -2,28 +2,44 @@
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from listener.signature import verify
+from service.push.webhook import (
+    USER_AGENT,
+    classify,
+    parse_retry_after,
+    post_webhook,
+    signed_headers,
+)
 from service.settings import Settings
-from service.webhook import USER_AGENT, classify, parse_retry_after, post_webhook, signed_headers
+from webhooks.signature import verify
 
 SECRET = Settings().webhook_secret
 BODY = b'{"state":"SUCCEEDED","rows":[[42.0]]}'
 
 
-async def serve(handler) -> TestServer:  # type: ignore[no-untyped-def]
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    return server
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+Serve = Callable[[Handler], Awaitable[TestServer]]
 
 
-async def test_the_post_is_signed_per_standard_webhooks_and_verifiable() -> None:
+@pytest.fixture
+def serve(aiohttp_server: ServerFactory) -> Serve:
+    """A real aiohttp server answering every path with `handler`; closed after the test."""
+
+    async def start(handler: Handler) -> TestServer:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        return await aiohttp_server(app)
+
+    return start
+
+
+async def test_the_post_is_signed_per_standard_webhooks_and_verifiable(serve: Serve) -> None:
     seen: list[tuple[dict[str, str], bytes]] = []
 
     async def receive(request: web.Request) -> web.Response:
@@ -31,19 +47,16 @@ async def test_the_post_is_signed_per_standard_webhooks_and_verifiable() -> None
         return web.json_response({"status": "stored"})
 
     server = await serve(receive)
-    try:
-        now = int(time.time())
-        headers = signed_headers(SECRET, "msg_inv_1", now, BODY)
-        outcome = await post_webhook(
-            str(server.make_url("/callback")),
-            BODY,
-            headers,
-            timeout_s=5,
-            allow_private=True,
-            now=now,
-        )
-    finally:
-        await server.close()
+    now = int(time.time())
+    headers = signed_headers(SECRET, "msg_inv_1", now, BODY)
+    outcome = await post_webhook(
+        str(server.make_url("/callback")),
+        BODY,
+        headers,
+        timeout_s=5,
+        allow_private=True,
+        now=now,
+    )
     assert outcome.verdict == "delivered" and outcome.status == 200
     (received_headers, received_body) = seen[0]
     assert received_body == BODY
@@ -53,7 +66,7 @@ async def test_the_post_is_signed_per_standard_webhooks_and_verifiable() -> None
     assert verified.webhook_id == "msg_inv_1"
 
 
-async def test_a_redirect_is_not_followed_and_not_retried() -> None:
+async def test_a_redirect_is_not_followed_and_not_retried(serve: Serve) -> None:
     followed: list[str] = []
 
     async def redirect(request: web.Request) -> web.Response:
@@ -62,12 +75,9 @@ async def test_a_redirect_is_not_followed_and_not_retried() -> None:
         raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
 
     server = await serve(redirect)
-    try:
-        outcome = await post_webhook(
-            str(server.make_url("/callback")), BODY, {}, timeout_s=5, allow_private=True, now=0
-        )
-    finally:
-        await server.close()
+    outcome = await post_webhook(
+        str(server.make_url("/callback")), BODY, {}, timeout_s=5, allow_private=True, now=0
+    )
     assert outcome.verdict == "give_up" and outcome.status == 302
     assert followed == []
 
@@ -87,18 +97,15 @@ async def test_connection_refused_is_retried() -> None:
     assert outcome.verdict == "retry" and outcome.status is None
 
 
-async def test_a_slow_receiver_times_out_and_is_retried() -> None:
+async def test_a_slow_receiver_times_out_and_is_retried(serve: Serve) -> None:
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(5)
         return web.Response()
 
     server = await serve(slow)
-    try:
-        outcome = await post_webhook(
-            str(server.make_url("/callback")), BODY, {}, timeout_s=0.3, allow_private=True, now=0
-        )
-    finally:
-        await server.close()
+    outcome = await post_webhook(
+        str(server.make_url("/callback")), BODY, {}, timeout_s=0.3, allow_private=True, now=0
+    )
     assert outcome.verdict == "retry" and "no answer within 0.3 s" in (outcome.error or "")
 
 

@@ -10,8 +10,8 @@ SECRET_PREFIX = "whsec_"
 # The spec asks for random secrets of at least 24 bytes; shorter ones are refused outright.
 MIN_KEY_BYTES = 24
 
-# Only for running locally: anyone reading this file knows it. The service and the local
-# stack default to the same key, so `python -m service` and `python -m listener` agree.
+# Only for running locally: anyone reading this file knows it. The service, the listener and
+# the local stack all default to it, so `python -m service` and `python -m listener` agree.
 DEV_WEBHOOK_SECRET = (
     SECRET_PREFIX + base64.b64encode(b"local-development-secret-not-for-production").decode()
 )

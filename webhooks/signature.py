@@ -1,4 +1,4 @@
-"""Standard Webhooks signatures: verify a delivery, or sign one (for tests and senders).
+"""Standard Webhooks signatures: sign a delivery (the service) or verify one (the listener).
 
 The HMAC itself is `standardwebhooks.Webhook.sign`, so sender and receiver share one
 definition of the signed content. Its `verify` is not used, because on hostile input it
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
 
-from listener.signing_keys import SigningKeys
+from webhooks.keys import SigningKeys
 
 TOLERANCE_S = 5 * 60
 SIGNATURE_BYTES = 32  # HMAC-SHA256

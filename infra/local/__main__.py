@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+from envconfig import SettingsError
 from infra.local.demo import run_demo
 from infra.local.processes import StackError
 from infra.local.stack import LocalStack, StackConfig
@@ -38,15 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-dir", type=Path, help="Restate's state directory (.restate/)")
     parser.add_argument("--mode", choices=["events", "poll", "both"], default="both")
     args = parser.parse_args(argv)
-    config = StackConfig(completion_mode=args.mode)
-    if args.base_dir:
-        config.base_dir = args.base_dir.resolve()
     try:
+        config = StackConfig(completion_mode=args.mode)
+        if args.base_dir:
+            config.base_dir = args.base_dir.resolve()
         if args.command == "up":
             up(config)
             return 0
         return run_demo(config)
-    except StackError as error:
+    except (StackError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

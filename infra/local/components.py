@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from infra.local.config import LOCAL_WEBHOOK_SECRET, RESTATE_SERVER, StackConfig, local_url
+from infra.local.config import RESTATE_SERVER, StackConfig, local_url
 from infra.local.processes import ManagedProcess
 
 
@@ -32,7 +32,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         "AWS_SECRET_ACCESS_KEY": "local",
         "COMPLETION_MODE": config.completion_mode,
         "ALLOW_PRIVATE_CALLBACKS": "true",
-        "WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET,
+        "WEBHOOK_SECRET": config.webhook_secret,
         **config.service_env,
     }
     processes = [
@@ -79,7 +79,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         ),
     ]
     if config.with_listener:
-        listener_env = {**base_env, "WEBHOOK_SECRET": LOCAL_WEBHOOK_SECRET}
+        listener_env = {**base_env, "WEBHOOK_SECRET": config.webhook_secret}
         processes.append(
             ManagedProcess(
                 "listener",

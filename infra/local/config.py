@@ -1,44 +1,54 @@
-"""What the local stack runs with: where things are, which ports, which options."""
+"""What the local stack runs with: where things are, which ports, which secret, which options."""
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+from envconfig import ENV_CONFIG, load
 from infra.local.processes import free_port
-from listener.signing_keys import DEV_WEBHOOK_SECRET
+from webhooks.keys import DEV_WEBHOOK_SECRET, SigningKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 RESTATE_SERVER = ROOT / "node_modules" / ".bin" / "restate-server"
-# The listener's dev-only signing secret, given to both the service and the listener.
-LOCAL_WEBHOOK_SECRET = DEV_WEBHOOK_SECRET
 
 
-@dataclass
-class Ports:
-    ingress: int = 8080
-    admin: int = 9070
-    fabric: int = 5122
-    service: int = 9080
-    athena: int = 9200
-    listener: int = 9000
+class Ports(BaseSettings):
+    """Each port from its environment variable (e.g. RESTATE_INGRESS_PORT), or the default."""
+
+    model_config = ENV_CONFIG
+
+    ingress: int = Field(8080, ge=1, le=65535, validation_alias="RESTATE_INGRESS_PORT")
+    admin: int = Field(9070, ge=1, le=65535, validation_alias="RESTATE_ADMIN_PORT")
+    fabric: int = Field(5122, ge=1, le=65535, validation_alias="RESTATE_FABRIC_PORT")
+    service: int = Field(9080, ge=1, le=65535, validation_alias="SERVICE_PORT")
+    athena: int = Field(9200, ge=1, le=65535, validation_alias="LOCAL_ATHENA_PORT")
+    listener: int = Field(9000, ge=1, le=65535, validation_alias="LISTENER_PORT")
 
     @classmethod
     def from_environment(cls) -> "Ports":
-        def port(name: str, default: int) -> int:
-            return int(os.environ.get(name) or default)
-
-        return cls(
-            ingress=port("RESTATE_INGRESS_PORT", 8080),
-            admin=port("RESTATE_ADMIN_PORT", 9070),
-            fabric=port("RESTATE_FABRIC_PORT", 5122),
-            service=port("SERVICE_PORT", 9080),
-            athena=port("LOCAL_ATHENA_PORT", 9200),
-            listener=port("LISTENER_PORT", 9000),
-        )
+        return load(cls)
 
     @classmethod
     def free(cls) -> "Ports":
-        return cls(*(free_port() for _ in range(6)))
+        return cls.model_validate({name: free_port() for name in cls.model_fields})
+
+
+class StackSecrets(BaseSettings):
+    """The webhook secret given to both the service and the listener, so they always agree."""
+
+    model_config = ENV_CONFIG
+
+    webhook_secret: str = Field(DEV_WEBHOOK_SECRET, repr=False)
+
+    def model_post_init(self, _context: object) -> None:
+        SigningKeys.parse(self.webhook_secret)  # a bad secret stops the stack at start
+
+
+def webhook_secret() -> str:
+    """WEBHOOK_SECRET when it is set, else the published development secret."""
+    return load(StackSecrets).webhook_secret
 
 
 @dataclass
@@ -46,6 +56,7 @@ class StackConfig:
     base_dir: Path = ROOT / ".restate"
     data_dir: Path = ROOT / "data"
     ports: Ports = field(default_factory=Ports.from_environment)
+    webhook_secret: str = field(default_factory=webhook_secret, repr=False)
     completion_mode: str = "both"
     with_listener: bool = True
     # Extra environment for the service (e.g. POLL_* settings in tests).

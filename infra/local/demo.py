@@ -9,8 +9,8 @@ import uuid
 from typing import Any
 
 from infra.local.stack import LocalStack, StackConfig
+from service.models import DEMO_QUERY, webhook_id_for
 
-DEMO_SQL = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
 SHOWN_FIELDS = ("state", "rows", "row_count", "truncated", "query_execution_id", "completed_at")
 
 
@@ -34,14 +34,14 @@ def run_demo(config: StackConfig) -> int:
         callback = f"{stack.listener_url}/callback"
         # The demo query, with a 0.5 s request timeout: the retries show while Athena works.
         first = poll(
-            stack, key, "--query", DEMO_SQL, "--callback-url", callback, "--timeout", "0.5"
+            stack, key, "--query", DEMO_QUERY, "--callback-url", callback, "--timeout", "0.5"
         )
         print(first.stdout, end="")
         if first.returncode != 0:
             print(f"The demo query did not succeed (exit {first.returncode}).", file=sys.stderr)
             return first.returncode
         pulled = json.loads(first.stdout)
-        delivery = stack.wait_for_delivery(f"msg_{pulled['invocation_id']}")
+        delivery = stack.wait_for_delivery(webhook_id_for(pulled["invocation_id"]))
         show_side_by_side(pulled, json.loads(delivery["body"]))
         same_bytes = delivery["body"] + "\n" == first.stdout
         verdict = "byte-identical" if same_bytes else "DIFFERENT"
@@ -50,11 +50,11 @@ def run_demo(config: StackConfig) -> int:
 
         # The same key again: Restate answers from the finished invocation, Athena runs nothing.
         again = poll(
-            stack, key, "--query", DEMO_SQL, "--callback-url", callback, "--timeout", "0.5"
+            stack, key, "--query", DEMO_QUERY, "--callback-url", callback, "--timeout", "0.5"
         )
         cached = again.stdout == first.stdout
         print(f"Second run with the same key: {'the same' if cached else 'a DIFFERENT'} result.")
-        print(f"Queries Athena ran for this key: {athena_executions(stack, DEMO_SQL)}.")
+        print(f"Queries Athena ran for this key: {athena_executions(stack, DEMO_QUERY)}.")
         return 0 if same_bytes and cached else 1
 
 

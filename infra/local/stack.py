@@ -12,7 +12,6 @@ from typing import Any
 
 from infra.local.components import define_components
 from infra.local.config import (
-    LOCAL_WEBHOOK_SECRET,
     RESTATE_SERVER,
     ROOT,
     Ports,
@@ -21,7 +20,7 @@ from infra.local.config import (
 )
 from infra.local.processes import ManagedProcess, StackError, port_is_free
 
-__all__ = ["LOCAL_WEBHOOK_SECRET", "ROOT", "LocalStack", "Ports", "StackConfig"]
+__all__ = ["ROOT", "LocalStack", "Ports", "StackConfig"]
 
 
 class LocalStack:

@@ -1,8 +1,9 @@
 """The Athena adapter: boto3 calls in threads, shaped into small models; no Restate here."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import boto3
 from botocore.config import Config
@@ -12,9 +13,24 @@ from pydantic import BaseModel
 from service.models import Column, QueryStatistics
 from service.settings import Settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_athena import AthenaClient
+    from mypy_boto3_athena.type_defs import (
+        GetQueryResultsInputTypeDef,
+        QueryExecutionTypeDef,
+        StartQueryExecutionInputTypeDef,
+    )
+else:
+    AthenaClient = Any
+
+T = TypeVar("T")
+
+AthenaState = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+FinalState = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
+FINAL_STATES: frozenset[str] = frozenset(get_args(FinalState))
+
 # Athena answers these when the request itself is wrong or not allowed: retrying cannot help.
 PERMANENT_ERROR_CODES = {"InvalidRequestException", "AccessDeniedException", "ValidationException"}
-FINAL_STATES = {"SUCCEEDED", "FAILED", "CANCELLED"}
 PAGE_LIMIT = 1000
 
 
@@ -28,7 +44,7 @@ class AthenaRequestRejected(Exception):
 
 class ExecutionStatus(BaseModel):
     query_execution_id: str
-    state: str
+    state: AthenaState
     reason: str | None = None
     statement_type: str | None = None
     submitted_at: datetime | None = None
@@ -47,22 +63,26 @@ class ResultPage(BaseModel):
     next_token: str | None = None
 
 
+def athena_client(settings: Settings) -> AthenaClient:
+    # botocore retries throttling a few times itself; the durable step retries beyond that.
+    return boto3.client(
+        "athena",
+        region_name=settings.aws_region,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=5,
+            read_timeout=20,
+        ),
+    )
+
+
 class AthenaQueries:
-    def __init__(self, settings: Settings, client: Any = None) -> None:
+    def __init__(self, settings: Settings, client: AthenaClient | None = None) -> None:
         self._settings = settings
-        # botocore retries throttling a few times itself; the durable step retries beyond that.
-        self._client = client or boto3.client(
-            "athena",
-            region_name=settings.aws_region,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 3},
-                connect_timeout=5,
-                read_timeout=20,
-            ),
-        )
+        self._client = client or athena_client(settings)
 
     async def start(self, sql: str, client_request_token: str) -> str:
-        params: dict[str, Any] = {
+        params: StartQueryExecutionInputTypeDef = {
             "QueryString": sql,
             "ClientRequestToken": client_request_token,
             "WorkGroup": self._settings.athena_workgroup,
@@ -72,55 +92,59 @@ class AthenaQueries:
             params["ResultConfiguration"] = {
                 "OutputLocation": self._settings.athena_output_location
             }
-        response = await self._call("start_query_execution", **params)
-        return str(response["QueryExecutionId"])
+        response = await _call(lambda: self._client.start_query_execution(**params))
+        return response["QueryExecutionId"]
 
     async def describe(self, query_execution_id: str) -> ExecutionStatus:
-        response = await self._call("get_query_execution", QueryExecutionId=query_execution_id)
+        response = await _call(
+            lambda: self._client.get_query_execution(QueryExecutionId=query_execution_id)
+        )
         return _execution_status(response["QueryExecution"])
 
     async def fetch_page(
         self, query_execution_id: str, next_token: str | None, max_results: int
     ) -> ResultPage:
-        params: dict[str, Any] = {
+        params: GetQueryResultsInputTypeDef = {
             "QueryExecutionId": query_execution_id,
             "MaxResults": max(1, min(PAGE_LIMIT, max_results)),
         }
         if next_token:
             params["NextToken"] = next_token
-        response = await self._call("get_query_results", **params)
+        response = await _call(lambda: self._client.get_query_results(**params))
         result_set = response["ResultSet"]
         columns = [
-            Column(name=info["Label"] or info["Name"], type=info["Type"])
+            Column(name=info.get("Label") or info["Name"], type=info["Type"])
             for info in result_set["ResultSetMetadata"]["ColumnInfo"]
         ]
         rows = [[datum.get("VarCharValue") for datum in row["Data"]] for row in result_set["Rows"]]
         return ResultPage(columns=columns, rows=rows, next_token=response.get("NextToken"))
 
     async def stop(self, query_execution_id: str) -> None:
-        await self._call("stop_query_execution", QueryExecutionId=query_execution_id)
-
-    async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        try:
-            return await asyncio.to_thread(getattr(self._client, operation), **params)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in PERMANENT_ERROR_CODES:
-                message = error.response.get("Error", {}).get("Message", str(error))
-                raise AthenaRequestRejected(code, message) from error
-            raise
+        await _call(lambda: self._client.stop_query_execution(QueryExecutionId=query_execution_id))
 
 
-def _millis(statistics: dict[str, Any], key: str) -> int | None:
+async def _call(request: Callable[[], T]) -> T:
+    """One blocking boto3 call in a thread; permanent refusals become AthenaRequestRejected."""
+    try:
+        return await asyncio.to_thread(request)
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code = details.get("Code", "")
+        if code in PERMANENT_ERROR_CODES:
+            raise AthenaRequestRejected(code, details.get("Message", str(error))) from error
+        raise
+
+
+def _millis(statistics: Any, key: str) -> int | None:
     value = statistics.get(key)
     return int(value) if value is not None else None
 
 
-def _execution_status(execution: dict[str, Any]) -> ExecutionStatus:
+def _execution_status(execution: "QueryExecutionTypeDef") -> ExecutionStatus:
     status = execution.get("Status", {})
     stats = execution.get("Statistics", {})
     return ExecutionStatus(
-        query_execution_id=execution["QueryExecutionId"],
+        query_execution_id=execution.get("QueryExecutionId", ""),
         state=status.get("State", "QUEUED"),
         reason=status.get("StateChangeReason") or status.get("AthenaError", {}).get("ErrorMessage"),
         statement_type=execution.get("StatementType"),

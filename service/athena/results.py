@@ -4,11 +4,10 @@ from typing import Any
 
 import restate
 
-from service.athena import PAGE_LIMIT, ExecutionStatus, ResultPage
-from service.decode import decode_rows
-from service.durable import ATHENA_RETRY, terminal_on_rejection
-from service.models import Column, QueryRequest, QueryResult
-from service.runtime import athena
+from service.athena.client import PAGE_LIMIT, ExecutionStatus, ResultPage
+from service.athena.decode import decode_rows
+from service.athena.steps import ATHENA_RETRY, athena, terminal_on_rejection
+from service.models import Column, QueryRequest, QueryResult, ResultState
 
 
 def _is_header(page: ResultPage, status: ExecutionStatus) -> bool:
@@ -72,7 +71,7 @@ async def build_result(
         invocation_id=ctx.request().id,
         query_execution_id=status.query_execution_id,
         query=request.query,
-        state="TIMED_OUT" if timed_out else status.state,  # type: ignore[arg-type]
+        state=result_state(status, timed_out=timed_out),
         columns=columns,
         rows=rows,
         row_count=len(rows),
@@ -83,3 +82,11 @@ async def build_result(
         submitted_at=status.submitted_at,
         completed_at=status.completed_at,
     )
+
+
+def result_state(status: ExecutionStatus, *, timed_out: bool) -> ResultState:
+    if timed_out:
+        return "TIMED_OUT"
+    if status.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        return status.state
+    raise ValueError(f"query {status.query_execution_id} is not final ({status.state})")

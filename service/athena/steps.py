@@ -7,7 +7,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from restate import RunOptions, TerminalError
 
-from service.athena import AthenaRequestRejected
+from service.athena.client import AthenaQueries, AthenaRequestRejected
+from service.settings import settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -23,6 +24,12 @@ ATHENA_RETRY = RunOptions[Any](
 
 # Which permanent Athena errors are the caller's to fix (400) and which are ours (502).
 _STATUS_FOR_CODE = {"InvalidRequestException": 400, "ValidationException": 400}
+
+
+@functools.lru_cache(maxsize=1)
+def athena() -> AthenaQueries:
+    """One adapter (and boto3 client) per process, built from the settings."""
+    return AthenaQueries(settings())
 
 
 def terminal_on_rejection(

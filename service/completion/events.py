@@ -5,9 +5,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from restate import TerminalError
 from restate.serde import BytesSerde
 
-from service.athena import FINAL_STATES
-from service.completion import on_final_state
-from service.wire import describe_validation_error
+from service.athena.client import FINAL_STATES
+from service.completion.mailbox import on_final_state
+from service.models import describe_validation_error
 
 athena_events = restate.Service("athenaEvents")
 

@@ -1,4 +1,4 @@
-"""Who resolves a query's awakeable: Athena's state-change events, the polling watcher, or both.
+"""The mailbox where Athena's final-state events meet the awakeables waiting for them.
 
 Events meet waiters in a virtual object keyed by queryExecutionId. Restate runs one handler
 at a time per key, so an event that arrives before its waiter registered, a duplicate event,
@@ -8,10 +8,6 @@ and the waiter itself can never race: whichever comes second completes the pair.
 from datetime import timedelta
 
 import restate
-from pydantic import BaseModel
-
-from service.settings import CompletionMode
-from service.watcher import WatchRequest, await_completion
 
 completion = restate.VirtualObject("completion")
 
@@ -19,16 +15,6 @@ completion = restate.VirtualObject("completion")
 UNCLAIMED_RETENTION = timedelta(hours=1)
 
 log = restate.getLogger(__name__)
-
-
-class CompletionPlan(BaseModel):
-    """How this invocation learns of completion; snapshotted in the journal, so replays agree."""
-
-    mode: CompletionMode
-    poll_first_s: float
-    poll_max_s: float
-    safety_net_interval_s: float
-    checks_per_invocation: int = 100
 
 
 @completion.handler("awaitEvent", ingress_private=True)
@@ -62,40 +48,3 @@ async def forget(ctx: restate.ObjectContext) -> None:
     if unclaimed and await ctx.get("final_state", type_hint=str) is not None:
         log.info("No waiter claimed the event for query %s: it was not ours", ctx.key())
     ctx.clear_all()
-
-
-def watch_for_completion(
-    ctx: restate.Context, plan: CompletionPlan, query_execution_id: str, awakeable_id: str
-) -> restate.SendHandle | None:
-    """Arrange for the awakeable to be resolved; returns the poll watcher, if one was started."""
-    if plan.mode in ("events", "both"):
-        ctx.object_send(await_event, query_execution_id, awakeable_id)
-    if plan.mode == "events":
-        return None
-    # `poll` polls briskly; `both` polls rarely, only to catch an event that never came.
-    first, cap = (
-        (plan.poll_first_s, plan.poll_max_s)
-        if plan.mode == "poll"
-        else (plan.safety_net_interval_s, plan.safety_net_interval_s)
-    )
-    watch = WatchRequest(
-        query_execution_id=query_execution_id,
-        awakeable_id=awakeable_id,
-        first_delay_s=first,
-        max_delay_s=cap,
-        checks_per_invocation=plan.checks_per_invocation,
-    )
-    return ctx.service_send(await_completion, watch)
-
-
-async def stop_watching(
-    ctx: restate.Context,
-    plan: CompletionPlan,
-    query_execution_id: str,
-    watcher: restate.SendHandle | None,
-) -> None:
-    """Once the query handler moves on, nobody needs the watcher or the event mailbox."""
-    if watcher is not None:
-        await watcher.cancel_invocation()
-    if plan.mode != "poll":
-        ctx.object_send(forget, query_execution_id, None, send_delay=UNCLAIMED_RETENTION)

@@ -10,9 +10,9 @@ from datetime import timedelta
 import restate
 from pydantic import BaseModel
 
-from service.athena import ExecutionStatus
-from service.durable import ATHENA_RETRY, terminal_on_rejection
-from service.runtime import athena
+from service.athena.client import ExecutionStatus
+from service.athena.steps import ATHENA_RETRY, athena, terminal_on_rejection
+from service.backoff import backoff_delay
 
 watcher = restate.Service("watcher")
 
@@ -28,13 +28,9 @@ class WatchRequest(BaseModel):
     checks_per_invocation: int = 100
 
 
-def backoff_delay(first_s: float, max_s: float, check: int, growth: float = 1.5) -> float:
-    """Capped exponential backoff: quick for short queries, rare for long ones."""
-    return min(max_s, first_s * growth**check)
-
-
 def next_delay(request: WatchRequest, check: int) -> float:
-    return backoff_delay(request.first_delay_s, request.max_delay_s, check, request.growth)
+    """Quick for short queries, rare for long ones."""
+    return backoff_delay(request.first_delay_s, request.max_delay_s, check, growth=request.growth)
 
 
 @watcher.handler("awaitCompletion", ingress_private=True)

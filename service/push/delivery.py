@@ -12,8 +12,9 @@ import restate
 from pydantic import BaseModel
 from restate import RunOptions
 
+from service.backoff import backoff_delay
+from service.push.webhook import AttemptOutcome, post_webhook, signed_headers
 from service.settings import settings
-from service.webhook import AttemptOutcome, post_webhook, signed_headers
 
 webhook_delivery = restate.VirtualObject("webhookDelivery")
 
@@ -40,11 +41,6 @@ class DeliveryStatus(BaseModel):
     last_error: str | None = None
 
 
-def webhook_id_for(invocation_id: str) -> str:
-    """Stable across every retry and replay: the invocation is the message."""
-    return f"msg_{invocation_id}"
-
-
 def delivery_policy() -> DeliveryPolicy:
     current = settings()
     return DeliveryPolicy(
@@ -60,8 +56,8 @@ def backoff_s(
     policy: DeliveryPolicy, attempt: int, jitter: float, retry_after_s: float | None
 ) -> float:
     """Capped exponential backoff with jitter, never sooner than the receiver's Retry-After."""
-    ceiling = min(policy.max_backoff_s, policy.first_backoff_s * 2 ** (attempt - 1))
-    delay = ceiling / 2 + jitter * ceiling / 2
+    first, cap = policy.first_backoff_s, policy.max_backoff_s
+    delay = backoff_delay(first, cap, attempt - 1, jitter=jitter)
     return max(delay, min(retry_after_s or 0.0, policy.max_backoff_s * 4))
 
 

@@ -6,21 +6,20 @@ Redirects are never followed: a 3xx is a failed attempt.
 """
 
 import socket
-from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import BaseModel
-from standardwebhooks.webhooks import Webhook
 
-from service.callback_url import (
+from service.push.callback_url import (
     CallbackUrlRefused,
     check_addresses,
     check_static,
     literal_address,
 )
+from webhooks.signature import sign
 
 USER_AGENT = "athena-durable-promise-webhooks/0.1"
 # 408 Request Timeout, 409 Conflict, 425 Too Early and 429 Too Many Requests may pass.
@@ -78,14 +77,10 @@ class _CheckingResolver(AbstractResolver):
 
 
 def signed_headers(secret: str, webhook_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    # The library reads the datetime as UTC whatever its tzinfo: give it an aware UTC one.
-    signature = Webhook(secret).sign(
-        webhook_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode()
-    )
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature,
+        "webhook-signature": sign(secret, webhook_id, timestamp, body),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }

@@ -1,0 +1,1 @@
+"""How the promise learns that Athena finished: events meet waiters, or a watcher polls."""

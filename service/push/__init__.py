@@ -1,0 +1,1 @@
+"""Push delivery: callback URL checks, the signed webhook POST, and its durable retries."""
