@@ -64,6 +64,8 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                 str(config.data_dir),
                 "--events-url",
                 f"{local_url(ports.ingress)}/athenaEvents/onStateChange",
+                "--results-dir",
+                str(config.base_dir / "athena-results"),  # LocalStack.athena_results_dir
                 *config.athena_args,
             ],
             base_env,

@@ -8,6 +8,7 @@ import urllib.request
 import uuid
 from typing import Any
 
+from infra.local.athena import local_path_for
 from infra.local.stack import LocalStack, StackConfig
 from service.models import DEMO_QUERY, webhook_id_for
 
@@ -47,6 +48,8 @@ def run_demo(config: StackConfig) -> int:
         verdict = "byte-identical" if same_bytes else "DIFFERENT"
         print(f"\nPushed and pulled results are {verdict} ({len(delivery['body'])} bytes).")
         print(f"The answer is {pulled['rows'][0][0]:g}.")
+        results_file = local_path_for(pulled["output_location"], stack.athena_results_dir)
+        print(f"Athena's result file (CSV): {results_file}")
 
         # The same key again: Restate answers from the finished invocation, Athena runs nothing.
         again = poll(

@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from infra.local.components import define_components
@@ -45,6 +46,11 @@ class LocalStack:
     @property
     def listener_url(self) -> str:
         return local_url(self.ports.listener)
+
+    @property
+    def athena_results_dir(self) -> Path:
+        """Where the local Athena writes result files: `s3://...` maps to a folder here."""
+        return self.config.base_dir / "athena-results"
 
     @property
     def service_url(self) -> str:
