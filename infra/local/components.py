@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from infra.local.config import RESTATE_SERVER, StackConfig, local_url
+from infra.local.identity import request_identity
 from infra.local.processes import ManagedProcess
 
 
@@ -12,6 +13,8 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
     """restate-server, the local Athena, the service and maybe the listener, in start order."""
     ports = config.ports
     python = sys.executable
+    # restate-server signs its requests; the service accepts only what this key signed.
+    identity = request_identity(config.base_dir)
     base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     restate_env = {
         **base_env,
@@ -20,6 +23,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         "RESTATE_BIND_ADDRESS": f"127.0.0.1:{ports.fabric}",
         "RESTATE_ADVERTISED_ADDRESS": f"http://127.0.0.1:{ports.fabric}/",
         "RESTATE_DISABLE_TELEMETRY": "true",
+        "RESTATE_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE": str(identity.private_key_pem),
         # Locally a crashed service is back in seconds: retry it often, not once a minute.
         "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "2s",
     }
@@ -33,6 +37,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         "COMPLETION_MODE": config.completion_mode,
         "ALLOW_PRIVATE_CALLBACKS": "true",
         "WEBHOOK_SECRET": config.webhook_secret,
+        "RESTATE_IDENTITY_KEYS": identity.public_key,
         **config.service_env,
     }
     processes = [
@@ -51,6 +56,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
             restate_env,
             log_dir,
             f"{local_url(ports.admin)}/health",
+            ports=[ports.ingress, ports.admin, ports.fabric],
         ),
         ManagedProcess(
             "athena",
@@ -71,6 +77,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
             base_env,
             log_dir,
             f"{local_url(ports.athena)}/_local/health",
+            ports=[ports.athena],
         ),
         ManagedProcess(
             "service",
@@ -78,6 +85,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
             service_env,
             log_dir,
             f"{local_url(ports.service)}/health",
+            ports=[ports.service],
         ),
     ]
     if config.with_listener:
@@ -98,6 +106,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                 listener_env,
                 log_dir,
                 f"{local_url(ports.listener)}/health",
+                ports=[ports.listener],
             )
         )
     return processes

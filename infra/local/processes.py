@@ -1,9 +1,6 @@
 """Child processes of the local stack: started in their own process group, always stopped."""
 
-import contextlib
-import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -11,25 +8,17 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from infra.local.ports import free_port, port_is_free
+from infra.local.process_group import signal_group, wait_group_gone, wait_ports_free
+
+__all__ = ["ManagedProcess", "StackError", "free_port", "is_healthy", "port_is_free"]
+
+# How long a component's processes and ports may take to go once it was killed or stopped.
+GONE_TIMEOUT_S = 15.0
+
 
 class StackError(Exception):
     """A problem the user can fix; the message says how."""
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def is_healthy(url: str) -> bool:
@@ -44,13 +33,21 @@ class ManagedProcess:
     """One named child process, its log file and its health URL."""
 
     def __init__(
-        self, name: str, command: Sequence[str], env: dict[str, str], log_dir: Path, health_url: str
+        self,
+        name: str,
+        command: Sequence[str],
+        env: dict[str, str],
+        log_dir: Path,
+        health_url: str,
+        ports: Sequence[int] = (),
     ) -> None:
         self.name = name
         self.command = list(command)
         self.env = env
         self.log_path = log_dir / f"{name}.log"
         self.health_url = health_url
+        # The ports it listens on: free again before kill() or stop() returns.
+        self.ports = list(ports)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -99,24 +96,42 @@ class ManagedProcess:
         return self._process is not None and self._process.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would: no cleanup, no goodbye."""
-        self._signal(signal.SIGKILL)
-        self._reap(timeout_s=10)
+        """SIGKILL to the whole group, as a crash would: no cleanup, no goodbye.
+
+        Returns once every process of the group is gone and its ports are free, so a start
+        right after it cannot meet "address in use".
+        """
+        if self._process is None:
+            return
+        running = signal_group(self._process.pid, signal.SIGKILL)
+        self._returncode_after(GONE_TIMEOUT_S)
+        self._wait_gone(ports=running)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL for whatever is still there after `timeout_s`."""
-        self._signal(signal.SIGTERM)
-        if not self._reap(timeout_s):
+        """SIGTERM, then SIGKILL for whatever of the group is still there after `timeout_s`."""
+        if self._process is None:
+            return
+        running = signal_group(self._process.pid, signal.SIGTERM)
+        self._returncode_after(timeout_s)
+        if wait_group_gone(self._process.pid, timeout_s=1.0):
+            self._wait_gone(ports=running)
+        else:
             self.kill()
 
-    def _signal(self, signum: int) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signum)
-
-    def _reap(self, timeout_s: float) -> bool:
-        return self._process is None or self._returncode_after(timeout_s) is not None
+    def _wait_gone(self, *, ports: bool) -> None:
+        """Wait for the group to go, and for the ports too if it was still running."""
+        assert self._process is not None
+        if not wait_group_gone(self._process.pid, GONE_TIMEOUT_S):
+            raise StackError(
+                f"{self.name} (process group {self._process.pid}) still runs "
+                f"{GONE_TIMEOUT_S:g} s after SIGKILL."
+            )
+        taken = wait_ports_free(self.ports, GONE_TIMEOUT_S) if ports else []
+        if taken:
+            raise StackError(
+                f"{self.name} has stopped, but port {', '.join(map(str, taken))} is still "
+                f"in use {GONE_TIMEOUT_S:g} s later."
+            )
 
     def _returncode_after(self, timeout_s: float) -> int | None:
         if self._process is None:
