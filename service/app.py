@@ -14,5 +14,11 @@ from service.completion.mailbox import completion
 from service.completion.watcher import watcher
 from service.push.delivery import webhook_delivery
 from service.query import query
+from service.settings import settings
 
-app = restate.app(services=[query, watcher, completion, athena_events, webhook_delivery])
+# Request identity: with RESTATE_IDENTITY_KEYS set, the endpoint answers 401 to any request
+# not signed by a restate-server holding one of the keys' private halves (health excepted).
+app = restate.app(
+    services=[query, watcher, completion, athena_events, webhook_delivery],
+    identity_keys=settings().identity_keys,
+)

@@ -1,10 +1,20 @@
 """The public contract: what a caller submits, the one result both delivery paths carry, and
 the one way each is read and written at the service's edge."""
 
+import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 from restate.serde import Serde
 
 from service.push.callback_url import CallbackUrlRefused, check_static
@@ -21,14 +31,32 @@ ResultState = Literal["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]
 
 
 class QueryRequest(BaseModel):
-    """What a caller submits. `request` is the seed client's name for `query`."""
+    """What a caller submits. `request` is the seed client's name for `query`.
+
+    Strict types: the contract is JSON, so `"10"` is not a number and `true` is not 1.
+    """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    query: str = Field(DEMO_QUERY, alias="request", description="Athena SQL to run.")
-    callback_url: str | None = Field(None, description="Where to POST the signed result.")
-    max_rows: int | None = Field(None, ge=0, le=MAX_ROWS_LIMIT, description="Row limit.")
-    timeout_s: float | None = Field(None, gt=0, le=MAX_TIMEOUT_S, description="Query deadline.")
+    query: StrictStr = Field(DEMO_QUERY, alias="request", description="Athena SQL to run.")
+    callback_url: StrictStr | None = Field(None, description="Where to POST the signed result.")
+    max_rows: StrictInt | None = Field(None, ge=0, le=MAX_ROWS_LIMIT, description="Row limit.")
+    # A JSON number: an integer or a fraction of seconds (strict floats accept ints too).
+    timeout_s: StrictFloat | None = Field(
+        None, gt=0, le=MAX_TIMEOUT_S, description="Query deadline."
+    )
+
+    @field_validator("timeout_s", mode="before")
+    @classmethod
+    def _timeout_is_a_number(cls, value: object) -> object:
+        # Python's JSON parsers take NaN and Infinity; say what they are before the bounds
+        # checks would call NaN "greater than" something.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(
+                f"{value} is not a number of seconds; give a finite JSON number "
+                "(NaN and Infinity are refused)"
+            )
+        return value
 
     @field_validator("query")
     @classmethod

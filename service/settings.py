@@ -1,14 +1,17 @@
 """Every setting of the service: environment variables, read in this one place."""
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
+from ipaddress import IPv4Address
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+import restate
+from pydantic import AliasChoices, Field, IPvAnyAddress, field_validator
 from pydantic_settings import BaseSettings
 
 from envconfig import ENV_CONFIG, SettingsError, load
-from webhooks.keys import DEV_WEBHOOK_SECRET
+from webhooks.keys import DEV_WEBHOOK_SECRET, SigningKeys
 
 __all__ = ["CompletionMode", "Settings", "SettingsError", "from_environment", "settings"]
 
@@ -52,6 +55,38 @@ class Settings(BaseSettings):
     webhook_max_backoff_s: float = Field(600.0, gt=0, le=DAY_S)
 
     port: int = Field(9080, ge=1, le=65535, validation_alias="SERVICE_PORT")
+    # Loopback unless told otherwise: a container sets 0.0.0.0 (or ::) to be reachable.
+    bind_host: IPvAnyAddress = Field(IPv4Address("127.0.0.1"), validation_alias="SERVICE_BIND_HOST")
+    # Restate's request identity: the public keys (publickeyv1_...) of the restate-servers
+    # allowed to call this endpoint, space or comma separated. Empty: requests are not checked.
+    restate_identity_keys: str = ""
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_is_usable(cls, secret: str) -> str:
+        SigningKeys.parse(secret)  # its errors name the secret by position, never its value
+        return secret
+
+    @field_validator("restate_identity_keys")
+    @classmethod
+    def _identity_keys_are_usable(cls, keys: str) -> str:
+        for number, key in enumerate(split_keys(keys), 1):
+            try:
+                restate.app(services=[], identity_keys=[key])  # the SDK's own key parser
+            except Exception as error:  # the SDK's IdentityKeyException, from Rust
+                raise ValueError(
+                    f"key #{number} is not a Restate request identity public key "
+                    f"(publickeyv1_...): {error}"
+                ) from None
+        return keys
+
+    @property
+    def identity_keys(self) -> list[str]:
+        return split_keys(self.restate_identity_keys)
+
+
+def split_keys(keys: str) -> list[str]:
+    return [key for key in re.split(r"[\s,]+", keys) if key]
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,7 +2,11 @@
 
 import pytest
 
-from service.push.callback_url import CallbackUrlRefused, check_callback_url
+from service.push.callback_url import (
+    CallbackUrlRefused,
+    check_callback_url,
+    check_static,
+)
 
 
 def resolver_for(mapping: dict[str, list[str]]):  # type: ignore[no-untyped-def]
@@ -22,10 +26,8 @@ PUBLIC = resolver_for({"hooks.example.com": ["93.184.215.14"]})
     [
         "http://localhost/callback",
         "http://127.0.0.1/callback",
-        "http://2130706433/callback",  # 127.0.0.1 as one decimal number
-        "http://0x7f000001/callback",  # ... in hex
+        "http://0x7f000001/callback",  # 127.0.0.1 in hex: a name the system resolver reads
         "http://0x7f.1/callback",  # ... in mixed short form
-        "http://127.1/callback",  # ... in short form
         "http://[::1]/callback",
         "http://[::ffff:127.0.0.1]/callback",  # IPv4-mapped IPv6
         "http://169.254.169.254/latest/meta-data/",
@@ -44,9 +46,24 @@ def test_private_loopback_and_metadata_addresses_are_refused(url: str) -> None:
         check_callback_url(url, allow_private=False)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/callback",  # 127.0.0.1 as one decimal number
+        "http://127.1/callback",  # ... in short form
+        "http://127.0.0.1./callback",  # ... with a trailing dot
+        "http://0177.0.0.1/callback",  # ... with an octal-looking part
+    ],
+)
+def test_ip_addresses_in_nonstandard_spellings_are_refused_by_form(url: str) -> None:
+    # aiohttp treats these as IP literals but refuses to connect to them; say so at once.
+    with pytest.raises(CallbackUrlRefused, match="not an IP address in its standard form"):
+        check_static(url)
+
+
 def test_a_hostname_that_resolves_to_a_private_address_is_refused() -> None:
     resolve = resolver_for({"internal.example.com": ["93.184.215.14", "10.1.2.3"]})
-    with pytest.raises(CallbackUrlRefused, match=r"private or reserved address \(10\.1\.2\.3\)"):
+    with pytest.raises(CallbackUrlRefused, match=r"10\.1\.2\.3, a private address"):
         check_callback_url(
             "https://internal.example.com/hook", allow_private=False, resolve=resolve
         )

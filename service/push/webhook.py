@@ -1,8 +1,10 @@
 """One signed webhook POST, per the Standard Webhooks specification. Knows nothing of Athena.
 
-The address is checked again at connect time, on the very addresses aiohttp connects to, so a
-DNS answer that changed since submission (rebinding) cannot reach a private network.
-Redirects are never followed: a 3xx is a failed attempt.
+The address is checked again at connect time, twice: the resolver refuses a forbidden answer
+before any connection is tried, and the socket factory refuses every address the connector is
+about to connect a socket to. The second check is the one that cannot be talked around: it
+sees the very address of the socket, whatever the URL's spelling or the DNS answer (rebinding)
+was. Redirects are never followed: a 3xx is a failed attempt, retried like a 5xx.
 """
 
 import socket
@@ -18,12 +20,17 @@ from service.push.callback_url import (
     check_addresses,
     check_static,
     literal_address,
+    parse_url,
+    refusal_for_address,
+    resolve_checked,
 )
 from webhooks.signature import sign
 
 USER_AGENT = "athena-durable-promise-webhooks/0.1"
-# 408 Request Timeout, 409 Conflict, 425 Too Early and 429 Too Many Requests may pass.
-RETRYABLE_4XX = {408, 409, 425, 429}
+# Standard Webhooks: 410 Gone says the endpoint is gone for good; stop at once. Every other
+# answer that is not a 2xx (401/403/404 during a deploy or a secret rotation, a 3xx from a
+# proxy being reconfigured) may heal, so it is retried on the schedule until the window closes.
+GIVE_UP_STATUSES = {410}
 
 Verdict = Literal["delivered", "retry", "give_up"]
 
@@ -38,10 +45,9 @@ class AttemptOutcome(BaseModel):
 def classify(status: int) -> Verdict:
     if 200 <= status < 300:
         return "delivered"
-    if 500 <= status < 600 or status in RETRYABLE_4XX:
-        return "retry"
-    # A 3xx is never followed (the URL is wrong); other 4xx say the receiver will never take it.
-    return "give_up"
+    if status in GIVE_UP_STATUSES:
+        return "give_up"
+    return "retry"
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -60,8 +66,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 class _CheckingResolver(AbstractResolver):
     """Resolves like the system does, then refuses forbidden addresses before connecting."""
 
-    def __init__(self, *, allow_private: bool) -> None:
-        self._inner = aiohttp.ThreadedResolver()
+    def __init__(self, *, allow_private: bool, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or aiohttp.ThreadedResolver()
         self._allow_private = allow_private
 
     async def resolve(
@@ -74,6 +80,27 @@ class _CheckingResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+class ForbiddenPeer(OSError):
+    """The connector was about to connect a socket to a forbidden address."""
+
+
+class _PeerGuard:
+    """aiohttp's socket factory: sees each address a socket is about to connect to, and
+    refuses a forbidden one. Remembers why, since aiohttp reports only a failed connect."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self.refusals: list[str] = []
+
+    def __call__(self, addr_info: aiohttp.connector.AddrInfoType) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        reason = refusal_for_address(str(sockaddr[0]), allow_private=self.allow_private)
+        if reason:
+            self.refusals.append(reason)
+            raise ForbiddenPeer(reason)
+        return socket.socket(family=family, type=type_, proto=proto)
 
 
 def signed_headers(secret: str, webhook_id: str, timestamp: int, body: bytes) -> dict[str, str]:
@@ -94,20 +121,29 @@ async def post_webhook(
     timeout_s: float,
     allow_private: bool,
     now: float,
+    resolver: AbstractResolver | None = None,
 ) -> AttemptOutcome:
-    """POST once; every failure is an outcome, never an exception."""
+    """POST once; every failure is an outcome, never an exception. `resolver` answers DNS
+    (default: the system's, in a thread); its answers are checked like any other."""
+    guard = _PeerGuard(allow_private=allow_private)
     try:
-        host, _ = check_static(url)
-        # aiohttp skips the resolver for an IP literal, so check that one here.
-        literal = literal_address(host)
-        if literal:
-            check_addresses([literal], allow_private=allow_private)
-        resolver = _CheckingResolver(allow_private=allow_private)
-        connector = aiohttp.TCPConnector(resolver=resolver, force_close=True)
+        target = check_static(url)
+        if literal_address(target.host):
+            # aiohttp connects to an IP literal without asking the resolver: check it here.
+            resolve_checked(target, allow_private=allow_private)
+        connector = aiohttp.TCPConnector(
+            resolver=_CheckingResolver(allow_private=allow_private, inner=resolver),
+            socket_factory=guard,
+            use_dns_cache=False,
+            force_close=True,
+        )
         timeout = aiohttp.ClientTimeout(total=timeout_s)
         async with (
             aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
-            session.post(url, data=body, headers=headers, allow_redirects=False) as response,
+            # The very URL object the checks read: one parse for the check and the connection.
+            session.post(
+                parse_url(url), data=body, headers=headers, allow_redirects=False
+            ) as response,
         ):
             retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
             return AttemptOutcome(
@@ -121,8 +157,10 @@ async def post_webhook(
     except TimeoutError:
         return AttemptOutcome(verdict="retry", error=f"no answer within {timeout_s:g} s")
     except aiohttp.ClientError as error:
+        refused = guard.refusals[0] if guard.refusals else None
+        if refused is None and isinstance(error.__cause__, CallbackUrlRefused):
+            refused = str(error.__cause__)
+        if refused is not None:
+            return AttemptOutcome(verdict="give_up", error=f"callback_url {refused}")
         # Refused connections, resets and DNS failures may heal: try again later.
-        cause = error.__cause__ if isinstance(error.__cause__, CallbackUrlRefused) else None
-        if cause is not None:
-            return AttemptOutcome(verdict="give_up", error=f"callback_url {cause}")
         return AttemptOutcome(verdict="retry", error=f"{type(error).__name__}: {error}")
