@@ -2,6 +2,9 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
+# `make up NODES=3 WORKERS=2`: a 3-node Restate cluster and 2 service processes.
+NODES ?= 1
+WORKERS ?= 1
 
 # The machines run Node.js 20: keep jsii's end-of-life banner out of test and synth output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -32,7 +35,7 @@ demo: setup
 	$(PY) -m infra.local demo
 
 up: setup
-	$(PY) -m infra.local up
+	$(PY) -m infra.local up --nodes $(NODES) --service-workers $(WORKERS)
 
 bench: setup
 	$(PY) -m benchmarks

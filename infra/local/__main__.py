@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from envconfig import SettingsError
+from infra.local.config import local_url
 from infra.local.demo import run_demo
 from infra.local.processes import StackError
 from infra.local.stack import LocalStack, StackConfig
@@ -18,11 +19,20 @@ def up(config: StackConfig) -> None:
     stopping = threading.Event()
     # SIGTERM ends the stack as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    print("Starting restate-server, the local Athena, the service and the listener...")
+    restate = f"a {config.nodes}-node Restate cluster" if stack.is_cluster else "restate-server"
+    print(f"Starting {restate}, the local Athena, the service and the listener...")
     with stack:
-        print(f"Restate ingress   {stack.ingress_url}")
-        print(f"Restate admin/UI  {stack.admin_url}")
-        print(f"service           {stack.service_url} (registered)")
+        if stack.is_cluster:
+            print(stack.restatectl().status().rstrip())
+            for index, node in enumerate(stack.nodes):
+                print(f"node-{index + 1} ingress    {local_url(node.ingress)}")
+                print(f"node-{index + 1} admin/UI   {local_url(node.admin)}")
+        else:
+            print(f"Restate ingress   {stack.ingress_url}")
+            print(f"Restate admin/UI  {stack.admin_url}")
+        workers = config.service_workers
+        processes = f", {workers} processes" if workers > 1 else ""
+        print(f"service           {stack.service_url} (registered{processes})")
         print(f"local Athena      {stack.athena_url}")
         if config.with_listener:
             print(f"listener          {stack.listener_url}/callback")
@@ -33,14 +43,35 @@ def up(config: StackConfig) -> None:
         print("Stopping...")
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("command", choices=["up", "demo"])
     parser.add_argument("--base-dir", type=Path, help="Restate's state directory (.restate/)")
     parser.add_argument("--mode", choices=["events", "poll", "both"], default="both")
+    parser.add_argument(
+        "--nodes",
+        type=positive,
+        default=1,
+        help="Restate nodes; more than 1 runs a cluster with replication 2 (use 3)",
+    )
+    parser.add_argument(
+        "--service-workers",
+        type=positive,
+        default=1,
+        help="service processes behind the one registered URL",
+    )
     args = parser.parse_args(argv)
     try:
-        config = StackConfig(completion_mode=args.mode)
+        config = StackConfig(
+            completion_mode=args.mode, nodes=args.nodes, service_workers=args.service_workers
+        )
         if args.base_dir:
             config.base_dir = args.base_dir.resolve()
         if args.command == "up":

@@ -1,35 +1,26 @@
-"""The four processes of the local stack, each with its command line and environment."""
+"""The processes of the local stack, each with its command line and environment."""
 
 import os
 import sys
 from pathlib import Path
 
-from infra.local.config import RESTATE_SERVER, StackConfig, local_url
-from infra.local.identity import request_identity
+from infra.local.cluster import define_nodes
+from infra.local.config import RESTATE_SERVER, StackConfig, local_url, restate_node_ports
+from infra.local.identity import RequestIdentity, request_identity
+from infra.local.ports import free_port
 from infra.local.processes import ManagedProcess
 
 
 def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess]:
-    """restate-server, the local Athena, the service and maybe the listener, in start order."""
+    """Restate (one node or a cluster), the local Athena, the service and maybe the listener,
+    in start order."""
     ports = config.ports
     python = sys.executable
     # restate-server signs its requests; the service accepts only what this key signed.
     identity = request_identity(config.base_dir)
     base_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    restate_env = {
-        **base_env,
-        "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{ports.ingress}",
-        "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{ports.admin}",
-        "RESTATE_BIND_ADDRESS": f"127.0.0.1:{ports.fabric}",
-        "RESTATE_ADVERTISED_ADDRESS": f"http://127.0.0.1:{ports.fabric}/",
-        "RESTATE_DISABLE_TELEMETRY": "true",
-        "RESTATE_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE": str(identity.private_key_pem),
-        # Locally a crashed service is back in seconds: retry it often, not once a minute.
-        "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "2s",
-    }
     service_env = {
         **base_env,
-        "SERVICE_PORT": str(ports.service),
         "AWS_ENDPOINT_URL_ATHENA": local_url(ports.athena),
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "local",
@@ -41,23 +32,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         **config.service_env,
     }
     processes = [
-        ManagedProcess(
-            "restate",
-            [
-                str(RESTATE_SERVER),
-                "--base-dir",
-                str(config.base_dir),
-                "--node-name",
-                "local",
-                "--no-logo",
-                "--listen-mode",
-                "tcp",
-            ],
-            restate_env,
-            log_dir,
-            f"{local_url(ports.admin)}/health",
-            ports=[ports.ingress, ports.admin, ports.fabric],
-        ),
+        *define_restate(config, log_dir, identity, base_env),
         ManagedProcess(
             "athena",
             [
@@ -79,14 +54,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
             f"{local_url(ports.athena)}/_local/health",
             ports=[ports.athena],
         ),
-        ManagedProcess(
-            "service",
-            [python, "-m", "service"],
-            service_env,
-            log_dir,
-            f"{local_url(ports.service)}/health",
-            ports=[ports.service],
-        ),
+        *define_service(config, log_dir, service_env),
     ]
     if config.with_listener:
         listener_env = {**base_env, "WEBHOOK_SECRET": config.webhook_secret}
@@ -110,3 +78,70 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
             )
         )
     return processes
+
+
+def define_restate(
+    config: StackConfig, log_dir: Path, identity: RequestIdentity, base_env: dict[str, str]
+) -> list[ManagedProcess]:
+    """One restate-server named `restate`, or a cluster of nodes named restate-1, restate-2..."""
+    env = {
+        **base_env,
+        "RESTATE_DISABLE_TELEMETRY": "true",
+        # Locally a crashed service is back in seconds: retry it often, not once a minute.
+        "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "2s",
+    }
+    if config.nodes > 1:
+        nodes = restate_node_ports(config)
+        return define_nodes(nodes, config.base_dir, identity.private_key_pem, env, log_dir)
+    ports = config.ports
+    env |= {
+        "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{ports.ingress}",
+        "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{ports.admin}",
+        "RESTATE_BIND_ADDRESS": f"127.0.0.1:{ports.fabric}",
+        "RESTATE_ADVERTISED_ADDRESS": f"http://127.0.0.1:{ports.fabric}/",
+        "RESTATE_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE": str(identity.private_key_pem),
+    }
+    command = [str(RESTATE_SERVER), "--base-dir", str(config.base_dir), "--node-name", "local"]
+    return [
+        ManagedProcess(
+            "restate",
+            [*command, "--no-logo", "--listen-mode", "tcp"],
+            env,
+            log_dir,
+            f"{local_url(ports.admin)}/health",
+            ports=[ports.ingress, ports.admin, ports.fabric],
+        )
+    ]
+
+
+def define_service(config: StackConfig, log_dir: Path, env: dict[str, str]) -> list[ManagedProcess]:
+    """`python -m service` on the service port, or N of them behind a balancer on that port."""
+    port = config.ports.service
+    if config.service_workers == 1:
+        return [service_process("service", port, env, log_dir)]
+    worker_ports = config.worker_ports or [free_port() for _ in range(config.service_workers)]
+    workers = [
+        service_process(f"service-{index + 1}", worker_port, env, log_dir)
+        for index, worker_port in enumerate(worker_ports)
+    ]
+    backends = [arg for worker_port in worker_ports for arg in ("--backend", str(worker_port))]
+    balancer = ManagedProcess(
+        "service",
+        [sys.executable, "-m", "infra.local.balancer", "--port", str(port), *backends],
+        env,
+        log_dir,
+        f"{local_url(port)}/health",  # answered by a worker, through the balancer
+        ports=[port],
+    )
+    return [*workers, balancer]
+
+
+def service_process(name: str, port: int, env: dict[str, str], log_dir: Path) -> ManagedProcess:
+    return ManagedProcess(
+        name,
+        [sys.executable, "-m", "service"],
+        {**env, "SERVICE_PORT": str(port)},
+        log_dir,
+        f"{local_url(port)}/health",
+        ports=[port],
+    )

@@ -12,6 +12,7 @@ from webhooks.keys import DEV_WEBHOOK_SECRET, SigningKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 RESTATE_SERVER = ROOT / "node_modules" / ".bin" / "restate-server"
+RESTATECTL = ROOT / "node_modules" / ".bin" / "restatectl"
 
 
 class Ports(BaseSettings):
@@ -33,6 +34,20 @@ class Ports(BaseSettings):
     @classmethod
     def free(cls) -> "Ports":
         return cls.model_validate({name: free_port() for name in cls.model_fields})
+
+
+@dataclass(frozen=True)
+class NodePorts:
+    """The three ports of one Restate node."""
+
+    ingress: int
+    admin: int
+    fabric: int  # node-to-node, also what restatectl talks to
+
+
+def node_ports(ports: Ports, nodes: int) -> list[NodePorts]:
+    """Node i (from 0) uses the configured ports plus i: 8080, 8081, 8082 and so on."""
+    return [NodePorts(ports.ingress + i, ports.admin + i, ports.fabric + i) for i in range(nodes)]
 
 
 class StackSecrets(BaseSettings):
@@ -58,11 +73,25 @@ class StackConfig:
     ports: Ports = field(default_factory=Ports.from_environment)
     webhook_secret: str = field(default_factory=webhook_secret, repr=False)
     completion_mode: str = "both"
+    # Restate nodes: 1 is a single restate-server as always; more form a cluster.
+    nodes: int = 1
+    # Each node's ports; empty means the configured ports plus the node's index.
+    cluster_ports: list[NodePorts] = field(default_factory=list)
+    # Service processes behind the one registered URL.
+    service_workers: int = 1
+    # Each worker's own port when there are several; empty means free ports.
+    worker_ports: list[int] = field(default_factory=list)
     with_listener: bool = True
     # Extra environment for the service (e.g. POLL_* settings in tests).
     service_env: dict[str, str] = field(default_factory=dict)
     athena_args: list[str] = field(default_factory=list)
     listener_args: list[str] = field(default_factory=list)
+
+
+def restate_node_ports(config: StackConfig) -> list[NodePorts]:
+    if config.nodes == 1:
+        return node_ports(config.ports, 1)
+    return config.cluster_ports or node_ports(config.ports, config.nodes)
 
 
 def local_url(port: int) -> str:

@@ -55,6 +55,11 @@ class ManagedProcess:
         return self._process.pid if self._process else None
 
     def start(self, timeout_s: float = 60.0) -> None:
+        self.launch()
+        self.wait_healthy(timeout_s)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (e.g. cluster nodes that need each other)."""
         with self.log_path.open("ab") as log:
             # A process group of its own: stopping it also stops anything it spawned.
             self._process = subprocess.Popen(
@@ -65,7 +70,6 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.wait_healthy(timeout_s)
 
     def wait_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

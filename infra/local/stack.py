@@ -11,17 +11,20 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from infra.local.cluster import Restatectl, wait_cluster_ready
 from infra.local.components import define_components
 from infra.local.config import (
     RESTATE_SERVER,
     ROOT,
+    NodePorts,
     Ports,
     StackConfig,
     local_url,
+    restate_node_ports,
 )
 from infra.local.processes import ManagedProcess, StackError, port_is_free
 
-__all__ = ["ROOT", "LocalStack", "Ports", "StackConfig"]
+__all__ = ["ROOT", "LocalStack", "NodePorts", "Ports", "StackConfig"]
 
 
 class LocalStack:
@@ -38,6 +41,22 @@ class LocalStack:
     @property
     def admin_url(self) -> str:
         return local_url(self.ports.admin)
+
+    @property
+    def nodes(self) -> list[NodePorts]:
+        """Each Restate node's ports; one entry unless the stack runs a cluster."""
+        return restate_node_ports(self.config)
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.config.nodes > 1
+
+    @property
+    def restate_processes(self) -> list[ManagedProcess]:
+        return [p for name, p in self.processes.items() if name.startswith("restate")]
+
+    def restatectl(self) -> Restatectl:
+        return Restatectl(self.nodes)
 
     @property
     def athena_url(self) -> str:
@@ -60,9 +79,18 @@ class LocalStack:
         self._preflight()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            for process in define_components(self.config, self.log_dir):
-                self.processes[process.name] = process
-                process.start()
+            components = define_components(self.config, self.log_dir)
+            self.processes = {process.name: process for process in components}
+            # Cluster nodes need each other to come up: launch them all, then wait for each.
+            for process in self.restate_processes:
+                process.launch()
+            for process in self.restate_processes:
+                process.wait_healthy(timeout_s=120)
+            if self.is_cluster:
+                wait_cluster_ready(self.nodes)
+            for process in components:
+                if not process.name.startswith("restate"):
+                    process.start()
             self.register_deployment()
         except BaseException:
             self.stop()
@@ -87,7 +115,9 @@ class LocalStack:
         else:
             process.stop()
         process.start()
-        if name == "restate":
+        if name.startswith("restate") and self.is_cluster:
+            wait_cluster_ready(self.nodes)  # it rejoined; the deployment is already known
+        elif name == "restate":
             self.register_deployment()
 
     def wait_for_delivery(self, webhook_id: str, timeout_s: float = 30) -> dict[str, Any]:
@@ -135,13 +165,16 @@ class LocalStack:
                 f"restate-server is not installed ({RESTATE_SERVER} is missing). "
                 "Run `make setup` (it runs `npm ci`) first."
             )
-        wanted = {
-            "Restate ingress": self.ports.ingress,
-            "Restate admin": self.ports.admin,
-            "Restate node-to-node": self.ports.fabric,
-            "service": self.ports.service,
-            "local Athena": self.ports.athena,
-        }
+        wanted: dict[str, int] = {}
+        for index, node in enumerate(self.nodes):
+            label = f" (node {index + 1})" if self.is_cluster else ""
+            wanted[f"Restate ingress{label}"] = node.ingress
+            wanted[f"Restate admin{label}"] = node.admin
+            wanted[f"Restate node-to-node{label}"] = node.fabric
+        wanted["service"] = self.ports.service
+        for index, port in enumerate(self.config.worker_ports):
+            wanted[f"service worker {index + 1}"] = port
+        wanted["local Athena"] = self.ports.athena
         if self.config.with_listener:
             wanted["listener"] = self.ports.listener
         taken = [f"{port} ({what})" for what, port in wanted.items() if not port_is_free(port)]
