@@ -46,7 +46,7 @@ def _http_url(text: str) -> str:
     return text.rstrip("/")
 
 
-def _idempotency_key(text: str) -> str:
+def idempotency_key(text: str) -> str:
     # It travels in an HTTP header and a URL path: visible ASCII only, no spaces.
     if not text or not all("!" <= char <= "~" for char in text):
         raise argparse.ArgumentTypeError(
@@ -60,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m poller",
         description="Submit an Athena query to the Restate query service, or attach to one\n"
         "submitted earlier with the same --key, and wait for its QueryResult.\n"
-        "Progress goes to stderr, the QueryResult (JSON) to stdout.",
+        "Progress goes to stderr, the QueryResult (JSON) to stdout.\n\n"
+        "  python -m poller status --key K    where the promise stands (JSON), no Athena call\n"
+        "  python -m poller cancel --key K [--reason TEXT]\n"
+        "                                     stop it; prints the result (CANCELLED: exit 4)",
         epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -72,8 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--query-timeout", metavar="S", type=_positive_float, help="Athena time limit (s)"
     )
     parser.add_argument(
-        "--key", metavar="K", type=_idempotency_key, help="idempotency key (default: a new uuid)"
+        "--key", metavar="K", type=idempotency_key, help="idempotency key (default: a new uuid)"
     )
+    add_connection_arguments(parser)
+    return parser
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the ingress is and how long to wait for it: shared by every command."""
     parser.add_argument(
         "--ingress",
         metavar="URL",
@@ -98,4 +107,3 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_CONNECT_FAILURES,
         help="consecutive failures to connect before giving up (default: %(default)s)",
     )
-    return parser

@@ -1,4 +1,5 @@
-"""``python -m poller``: submit an Athena query to Restate, or attach to one, and wait.
+"""``python -m poller``: submit an Athena query to Restate, or attach to one, and wait;
+``python -m poller status|cancel --key K``: where a promise stands, or cancel it.
 
 Progress and errors go to stderr; the QueryResult goes to stdout exactly as the ingress
 sent it, so that it can be compared byte for byte with the pushed webhook body.
@@ -16,6 +17,7 @@ from typing import Any
 
 import requests
 
+from poller import manage
 from poller.arguments import build_parser
 from poller.backoff import Backoff
 from poller.client import LongPoll
@@ -81,6 +83,22 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+COMMANDS = ("status", "cancel")
+
+
+def split_command(argv: list[str]) -> tuple[str | None, list[str]]:
+    """`status` or `cancel`, wherever it stands among the flags (each flag takes a value)."""
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token in COMMANDS:
+            return token, argv[:index] + argv[index + 1 :]
+        if not token.startswith("-"):
+            break
+        index += 1 if "=" in token or token in ("-h", "--help") else 2
+    return None, argv
+
+
 def main(
     argv: list[str] | None = None,
     *,
@@ -90,14 +108,45 @@ def main(
     rng: random.Random | None = None,
 ) -> int:
     """Run the poller; returns the exit code. Tests inject the session, sleep and clock."""
+    argv = sys.argv[1:] if argv is None else argv
+    command, rest = split_command(argv)
+    parser = manage.build_parser(command) if command else build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(rest)
     except SystemExit as exit_:
         # argparse has already printed its message (or --help); keep its code.
         return exit_.code if isinstance(exit_.code, int) else ExitCode.BAD_INPUT
-    call = _ingress_call(args, _say)
+    own_session = session is None
+    session = session or ingress_session(os.environ)
+    try:
+        if command == "status":
+            return manage.show_status(session, args)
+        if command == "cancel":
+            manage.request_cancel(session, args)
+            # The promise ends by its own ending path; wait for that one result.
+            return _wait_and_report(
+                attach_call(args.ingress, args.key), args, session, sleep, clock, rng
+            )
+        return _wait_and_report(_ingress_call(args, _say), args, session, sleep, clock, rng)
+    except PollFailure as failure:
+        _say(failure.message)
+        return failure.exit_code
+    finally:
+        if own_session:
+            session.close()
+
+
+def _wait_and_report(
+    call: IngressCall,
+    args: argparse.Namespace,
+    session: requests.Session,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+    rng: random.Random | None,
+) -> int:
+    """Long-poll `call` until the QueryResult comes, print it, and exit by its state."""
     poll = LongPoll(
-        session=session or ingress_session(os.environ),
+        session=session,
         ingress_url=args.ingress,
         timeout_s=args.timeout,
         max_wait_s=args.max_wait,
@@ -109,16 +158,10 @@ def main(
     )
     try:
         body = poll.fetch_result(call)
-    except PollFailure as failure:
-        _say(failure.message)
-        return failure.exit_code
     except KeyboardInterrupt:
         _say(
             "Interrupted. The query keeps running; "
             f"re-attach with: python -m poller --key {call.key}"
         )
         return ExitCode.INTERRUPTED
-    finally:
-        if session is None:
-            poll.session.close()
     return _report_result(body, _say)

@@ -1,6 +1,8 @@
 """The Restate endpoint: every service this deployment serves.
 
-- `query` (service): the durable promise; `query/query` is the public entry point.
+- `query` (service): `query/query` is the public entry point, idempotent by the caller's key.
+- `promise` (workflow, keyed by that invocation's id): the durable promise itself (`run`), and
+  its public `status` and `cancel`.
 - `watcher` (service): polls Athena until a query is final; internal.
 - `completion` (virtual object, keyed by queryExecutionId): where events meet waiters; internal.
 - `athenaEvents` (service): receives Athena's EventBridge state-change events.
@@ -12,6 +14,7 @@ import restate
 from service.completion.events import athena_events
 from service.completion.mailbox import completion
 from service.completion.watcher import watcher
+from service.promise import promise
 from service.push.delivery import webhook_delivery
 from service.query import query
 from service.settings import settings
@@ -19,6 +22,6 @@ from service.settings import settings
 # Request identity: with RESTATE_IDENTITY_KEYS set, the endpoint answers 401 to any request
 # not signed by a restate-server holding one of the keys' private halves (health excepted).
 app = restate.app(
-    services=[query, watcher, completion, athena_events, webhook_delivery],
+    services=[query, promise, watcher, completion, athena_events, webhook_delivery],
     identity_keys=settings().identity_keys,
 )

@@ -99,7 +99,7 @@ class QueryResult(BaseModel):
     """One JSON document, byte-identical on the pull and the push path."""
 
     invocation_id: str
-    query_execution_id: str
+    query_execution_id: str | None  # None only when Athena refused to start the query
     query: str
     state: ResultState
     columns: list[Column]

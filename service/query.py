@@ -1,17 +1,23 @@
-"""The durable promise: one Athena query, started once, awaited durably, answered once."""
+"""The durable promise: one Athena query, started once, awaited durably, answered once.
 
-from datetime import timedelta
-from typing import Any
+`query/query` is the public entry point (idempotent by the caller's key); it checks the
+request and hands it to the `promise` workflow keyed by its own invocation id, whose `run`
+is the story below. Every ending (Athena finishing, the deadline, a cancel, a step that failed
+for good) becomes one `QueryResult`, pulled and pushed as the same bytes.
+"""
+
+from datetime import UTC, datetime, timedelta
 
 import restate
-from restate import RunOptions
+from pydantic import BaseModel
+from restate import RunOptions, TerminalError
 from restate.serde import BytesSerde
 
 from service.athena.client import ExecutionStatus
-from service.athena.results import build_result
-from service.athena.steps import ATHENA_RETRY, athena, terminal_on_rejection
-from service.backoff import backoff_delay
-from service.completion.plan import stop_watching, watch_for_completion
+from service.athena.results import Rows, fetch_rows
+from service.athena.steps import athena, athena_retry, terminal_on_rejection
+from service.completion.plan import poll_until_final, stop_watching, watch_for_completion
+from service.endings import RESTATE_CANCEL, Ending, is_cancellation, query_result
 from service.intake import (
     QueryPlan,
     client_request_token,
@@ -19,77 +25,209 @@ from service.intake import (
     plan_query,
     refuse_unsafe_callback,
 )
-from service.models import QueryResult, QueryResultSerde, encode_result, webhook_id_for
+from service.models import (
+    QueryRequest,
+    QueryResult,
+    QueryResultSerde,
+    encode_result,
+    webhook_id_for,
+)
+from service.promise import CANCEL, RETENTION, CancelRequest, PromiseRecord, promise
 from service.push.delivery import DeliveryRequest, deliver
 
 query = restate.Service("query")
+
+# Stopping a query on the way out must not hold the answer back for long: a minute at most,
+# then the promise resolves anyway (the workgroup's own limits still bound the query).
+STOP_WINDOW_S = 60.0
+
+
+class PromiseStart(BaseModel):
+    request: QueryRequest
+    invocation_id: str
 
 
 @query.handler(
     "query",
     input_serde=BytesSerde(),
-    output_serde=QueryResultSerde(),
+    output_serde=BytesSerde(),
     # How long an idempotency key keeps answering with its result: re-attach within a day.
-    idempotency_retention=timedelta(days=1),
+    idempotency_retention=RETENTION,
 )
-async def run_query(ctx: restate.Context, body: bytes) -> QueryResult:
+async def run_query(ctx: restate.Context, body: bytes) -> bytes:
     request = parse_request(body)
     if request.callback_url:
         # DNS answers change: journal the verdict, so a replay reaches the same one.
         await ctx.run_typed(
             "check callback_url", refuse_unsafe_callback, RunOptions(), request.callback_url
         )
+    invocation_id = ctx.request().id
+    start = PromiseStart(request=request, invocation_id=invocation_id).model_dump_json()
+    # The promise is keyed by this invocation: a caller's key resolves to it (see README).
+    call = ctx.generic_call("promise", "run", start.encode(), key=invocation_id)
+    try:
+        return await call
+    except TerminalError as error:
+        if not is_cancellation(error):
+            raise
+    # Restate's own cancel reached this invocation: end the promise as a cancel by key does,
+    # then answer with its result like any other ending.
+    reason = CancelRequest(reason=RESTATE_CANCEL).model_dump_json().encode()
+    ctx.generic_send("promise", "cancel", reason, key=invocation_id)
+    return await ctx.attach_invocation(await call.invocation_id(), serde=BytesSerde())
+
+
+@promise.main(output_serde=QueryResultSerde(), workflow_retention=RETENTION)
+async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
+    request = start.request
     plan: QueryPlan = await ctx.run_typed("plan", plan_query, RunOptions(), request)
-
-    # The token comes from the invocation, so a retried start runs nothing new on Athena.
-    token = client_request_token(ctx.request().id)
-    start = terminal_on_rejection(athena().start)
-    execution_id = await ctx.run_typed("start query", start, ATHENA_RETRY, request.query, token)
-
-    status, timed_out = await await_final_status(ctx, plan, execution_id)
-    result = await build_result(
-        ctx, request, status, plan.max_rows, plan.timeout_s, timed_out=timed_out
+    record = PromiseRecord(
+        invocation_id=start.invocation_id,
+        query=request.query,
+        submitted_at=await now(ctx),
+        webhook_id=webhook_id_for(start.invocation_id) if request.callback_url else None,
     )
-    if request.callback_url:
+    ctx.set("record", record)
+    result = await settle(ctx, start, plan, record)
+
+    record.phase, record.state, record.error = "done", result.state, result.error
+    record.ended_at = await now(ctx)
+    ctx.set("record", record)
+    if request.callback_url and record.webhook_id:
         # Push runs as its own invocation: the pull answer never waits for the receiver.
         delivery = DeliveryRequest(
             callback_url=request.callback_url, body=encode_result(result).decode()
         )
-        ctx.object_send(deliver, webhook_id_for(ctx.request().id), delivery)
+        ctx.object_send(deliver, record.webhook_id, delivery)
     return result
 
 
-async def await_final_status(
-    ctx: restate.Context, plan: QueryPlan, execution_id: str
-) -> tuple[ExecutionStatus, bool]:
-    """Wait durably for Athena's final state; also says whether the deadline came first."""
+async def settle(
+    ctx: restate.WorkflowContext, start: PromiseStart, plan: QueryPlan, record: PromiseRecord
+) -> QueryResult:
+    """Start the query, wait for its ending, and read the rows if there are any."""
+    request = start.request
+    try:
+        # The token comes from the invocation, so a retried start runs nothing new on Athena.
+        token = client_request_token(start.invocation_id)
+        begin = terminal_on_rejection(athena().start)
+        execution_id = await ctx.run_typed(
+            "start query", begin, athena_retry(), request.query, token
+        )
+    except TerminalError as error:
+        # Athena refused to start it, or stayed unreachable: nothing runs, nothing to stop.
+        failed = Ending(kind="failed", detail=f"Athena did not start the query: {error.message}")
+        return result_of(start, plan, failed, None, Rows(), None, await now(ctx))
+    record.phase, record.query_execution_id, record.athena_state = "queued", execution_id, "QUEUED"
+    ctx.set("record", record)
+
+    ending, status = await wait_for_ending(ctx, plan, execution_id)
+    if ending.kind != "finished":
+        # Past the deadline, cancelled, or failing: stop the query so it stops costing money.
+        status = await stop_query(ctx, execution_id)
+        record.cancel_reason = ending.detail if ending.kind == "cancelled" else None
+    rows = Rows()
+    if status is not None and status.state == "SUCCEEDED":
+        record.phase, record.athena_state = "fetching", status.state
+        ctx.set("record", record)
+        try:
+            rows = await read_rows(ctx, status, plan, record)
+            ending = Ending(kind="finished") if ending.kind == "failed" else ending
+        except TerminalError as error:
+            ending = Ending(kind="failed", detail=f"reading the results failed: {error.message}")
+    return result_of(start, plan, ending, status, rows, execution_id, await now(ctx))
+
+
+async def wait_for_ending(
+    ctx: restate.WorkflowContext, plan: QueryPlan, execution_id: str
+) -> tuple[Ending, ExecutionStatus | None]:
+    """Park until Athena finishes, the deadline passes, or a cancel comes; Athena's word wins."""
     describe = terminal_on_rejection(athena().describe)
-    # Park on an awakeable; an event or the watcher resolves it with the final state.
+    # An event or the watcher resolves the awakeable with the final state.
     awakeable_id, finished = ctx.awakeable(type_hint=str)
     watcher = watch_for_completion(ctx, plan.completion, execution_id, awakeable_id)
+    watchers = [watcher] if watcher else []
     deadline = ctx.sleep(timedelta(seconds=plan.timeout_s), name="query deadline")
-    wake_up: restate.RestateDurableFuture[Any] = finished
-    recheck = 0
-    while True:
-        winner, _ = await restate.select(wake_up=wake_up, deadline=deadline)
-        if winner == "deadline":
-            break
-        status: ExecutionStatus = await ctx.run_typed(
-            "describe query", describe, ATHENA_RETRY, execution_id
+    cancelled = ctx.promise(CANCEL, type_hint=str).value()
+    try:
+        while True:
+            winner, value = await restate.select(
+                finished=finished, deadline=deadline, cancelled=cancelled
+            )
+            if winner == "deadline":
+                return Ending(kind="deadline"), None
+            if winner == "cancelled":
+                return Ending(kind="cancelled", detail=str(value)), None
+            status: ExecutionStatus = await ctx.run_typed(
+                "describe query", describe, athena_retry(), execution_id
+            )
+            if status.is_final:
+                return Ending(kind="finished"), status
+            # An event is a hint and Athena the truth: after a premature or forged one, a
+            # brisk watcher takes over. Only it knows the new awakeable, so this loops once.
+            awakeable_id, finished = ctx.awakeable(type_hint=str)
+            watchers.append(poll_until_final(ctx, plan.completion, execution_id, awakeable_id))
+    except TerminalError as error:
+        if is_cancellation(error):
+            return Ending(
+                kind="cancelled", detail="cancelled through Restate (admin API or CLI)"
+            ), None
+        return Ending(kind="failed", detail=error.message), None
+    finally:
+        await stop_watching(ctx, execution_id, watchers)
+
+
+async def stop_query(ctx: restate.WorkflowContext, execution_id: str) -> ExecutionStatus | None:
+    """Stop the query and ask Athena how it ended; None if Athena cannot be reached in time."""
+    stop = terminal_on_rejection(athena().stop)
+    describe = terminal_on_rejection(athena().describe)
+    try:
+        await ctx.run_typed("stop query", stop, athena_retry(STOP_WINDOW_S), execution_id)
+        # Athena may have finished before the stop landed: then its result stands.
+        return await ctx.run_typed(
+            "describe query", describe, athena_retry(STOP_WINDOW_S), execution_id
         )
-        if status.is_final:
-            break
-        # An event is a hint and Athena the truth: after a premature or forged one, look again.
-        first, cap = plan.completion.poll_first_s, plan.completion.poll_max_s
-        wake_up = ctx.sleep(
-            timedelta(seconds=backoff_delay(first, cap, recheck, growth=1.5)), name="recheck"
-        )
-        recheck += 1
-    timed_out = winner == "deadline"
-    if timed_out:
-        # Past its deadline the query is stopped, so it stops costing money.
-        stop = terminal_on_rejection(athena().stop)
-        await ctx.run_typed("stop query", stop, ATHENA_RETRY, execution_id)
-        status = await ctx.run_typed("describe query", describe, ATHENA_RETRY, execution_id)
-    await stop_watching(ctx, plan.completion, execution_id, watcher)
-    return status, timed_out
+    except TerminalError:
+        return None
+
+
+async def read_rows(
+    ctx: restate.WorkflowContext, status: ExecutionStatus, plan: QueryPlan, record: PromiseRecord
+) -> Rows:
+    def progress(rows_so_far: int) -> None:
+        record.rows_fetched = rows_so_far
+        ctx.set("record", record)
+
+    try:
+        return await fetch_rows(ctx, status, plan.max_rows, progress)
+    except TerminalError as error:
+        if not is_cancellation(error):
+            raise
+    # Athena had finished when this cancel came: the result is there and stands.
+    return await fetch_rows(ctx, status, plan.max_rows, progress)
+
+
+def result_of(
+    start: PromiseStart,
+    plan: QueryPlan,
+    ending: Ending,
+    status: ExecutionStatus | None,
+    rows: Rows,
+    execution_id: str | None,
+    ended: datetime,
+) -> QueryResult:
+    return query_result(
+        start.invocation_id,
+        start.request,
+        plan.timeout_s,
+        ending,
+        status,
+        rows,
+        execution_id,
+        ended,
+    )
+
+
+async def now(ctx: restate.Context) -> datetime:
+    """The journaled wall clock: a replay sees the same moment."""
+    return datetime.fromtimestamp(await ctx.time(), tz=UTC)

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Status checks per watcher invocation before it continues as a new one.
     watch_checks_per_invocation: int = Field(100, ge=1, le=10_000)
 
+    # How long an Athena call is retried (throttling, 5xx, network) before the promise gives up
+    # on it and ends FAILED.
+    athena_retry_window_s: float = Field(600.0, gt=0, le=DAY_S)
+
     # Results.
     default_max_rows: int = Field(10_000, ge=0, le=100_000)
     default_timeout_s: float = Field(HOUR_S, gt=0, le=DAY_S)

@@ -24,10 +24,12 @@ from infra.local.stack import LocalStack
 from service.models import DEMO_QUERY
 from tests.stack_support import (
     attach,
+    configure_athena,
     deliveries,
     delivery_status,
     executions_of,
     extra_listener,
+    run_poller,
     running_execution,
     running_stack,
     send,
@@ -41,6 +43,8 @@ pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 FAST_RETRIES = {
+    # An Athena that stays unreachable ends the promise FAILED after 4 s, not 10 minutes.
+    "ATHENA_RETRY_WINDOW_S": "4",
     "WEBHOOK_FIRST_BACKOFF_S": "0.2",
     "WEBHOOK_MAX_BACKOFF_S": "1",
     "SAFETY_NET_INTERVAL_S": "2",
@@ -126,18 +130,32 @@ def test_listener_answers_500_twice_then_200(stack: LocalStack, tmp_path: Path) 
         listener.stop()
 
 
-@pytest.mark.parametrize("status_code", [410, 400])
-def test_a_refusing_listener_is_given_up_on_and_recorded(
-    stack: LocalStack, tmp_path: Path, status_code: int
-) -> None:
-    args = ("--fail-always", "--fail-status", str(status_code))
-    listener, url = extra_listener(stack, tmp_path, *args)
+def test_a_gone_receiver_is_given_up_on_and_recorded(stack: LocalStack, tmp_path: Path) -> None:
+    """410 Gone is the one answer that stops the retries at once (Standard Webhooks)."""
+    listener, url = extra_listener(stack, tmp_path, "--fail-always", "--fail-status", "410")
     listener.start()
     try:
         webhook_id = push(stack, f"{url}/callback")
         status = delivered(stack, webhook_id, state="gave_up")
-        assert status["attempts"] == 1 and status["last_status"] == status_code
+        assert status["attempts"] == 1 and status["last_status"] == 410
         assert deliveries(url) == []
+    finally:
+        listener.stop()
+
+
+@pytest.mark.parametrize("status_code", [400, 401, 404])
+def test_a_receiver_refusing_for_a_while_gets_the_result_later(
+    stack: LocalStack, tmp_path: Path, status_code: int
+) -> None:
+    """A receiver mid-deploy or mid-rotation answers 4xx for a while: retried, not lost."""
+    args = ("--fail-first", "2", "--fail-status", str(status_code))
+    listener, url = extra_listener(stack, tmp_path, *args)
+    listener.start()
+    try:
+        webhook_id = push(stack, f"{url}/callback")
+        status = delivered(stack, webhook_id)
+        assert status["attempts"] == 3 and status["last_status"] == 200
+        assert [d["webhook_id"] for d in deliveries(url)] == [webhook_id]
     finally:
         listener.stop()
 
@@ -271,3 +289,52 @@ def test_the_long_polling_client_rides_out_a_restate_restart(stack: LocalStack) 
     assert json.loads(out)["rows"] == [[42.0]]
     assert "failed" in err  # it did have to retry
     assert len(executions_of(stack, sql)) == 1
+
+
+def test_service_killed_right_after_a_cancel(stack: LocalStack) -> None:
+    """The query is stopped, one CANCELLED webhook arrives, and pull equals push."""
+    sql, key = tagged(DEMO_QUERY, "queue_delay_s=0.1 run_time_s=60"), str(uuid.uuid4())
+    body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
+    invocation_id = send(stack, body, key).json()["invocationId"]
+    running_execution(stack, sql)
+    cancel = requests.post(
+        f"{stack.ingress_url}/promise/{invocation_id}/cancel", json={"reason": "test"}, timeout=10
+    )
+    assert cancel.status_code == 200 and cancel.json()["outcome"] == "cancelling", cancel.text
+    stack.restart("service", kill=True)
+
+    pulled = run_poller(stack, "--key", key)
+    assert pulled.returncode == 4, pulled.stderr
+    result = json.loads(pulled.stdout)
+    assert result["state"] == "CANCELLED" and "test" in result["error"]
+    pushed = stack.wait_for_delivery(f"msg_{invocation_id}")
+    assert pushed["body"] == pulled.stdout.rstrip("\n")
+    assert [d["webhook_id"] for d in deliveries(stack.listener_url)].count(
+        f"msg_{invocation_id}"
+    ) == 1
+    (execution,) = executions_of(stack, sql).values()
+    assert execution["state"] == "CANCELLED"
+
+
+def test_athena_unreachable_past_the_retry_window_ends_failed_on_both_paths(
+    stack: LocalStack,
+) -> None:
+    """A step that fails for good after the start is a FAILED result, pushed like any other."""
+    sql, key = tagged(DEMO_QUERY, "run_time_s=2"), str(uuid.uuid4())
+    body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
+    invocation_id = send(stack, body, key).json()["invocationId"]
+    running_execution(stack, sql)
+    # From now on every Athena call is throttled: the completion event still arrives, but
+    # the promise cannot read the query's end (ATHENA_RETRY_WINDOW_S is 4 s here).
+    configure_athena(stack, throttle_rate=1.0)
+    try:
+        response = attach(stack, key, timeout=120)
+    finally:
+        configure_athena(stack, throttle_rate=0.0)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["state"] == "FAILED" and "could not go on" in result["error"]
+    pushed = stack.wait_for_delivery(f"msg_{invocation_id}")
+    assert pushed["body"].encode() == response.content
+    status = run_poller(stack, "status", "--key", key)
+    assert json.loads(status.stdout)["phase"] == "done"

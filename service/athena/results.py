@@ -1,13 +1,15 @@
 """Read a finished query's rows, page by page, as durable steps."""
 
+from collections.abc import Callable
 from typing import Any
 
 import restate
+from pydantic import BaseModel
 
 from service.athena.client import PAGE_LIMIT, ExecutionStatus, ResultPage
 from service.athena.decode import decode_rows
-from service.athena.steps import ATHENA_RETRY, athena, terminal_on_rejection
-from service.models import Column, QueryRequest, QueryResult, ResultState
+from service.athena.steps import athena, athena_retry, terminal_on_rejection
+from service.models import Column
 
 
 def _is_header(page: ResultPage, status: ExecutionStatus) -> bool:
@@ -17,10 +19,21 @@ def _is_header(page: ResultPage, status: ExecutionStatus) -> bool:
     return page.rows[0] == [column.name for column in page.columns]
 
 
+class Rows(BaseModel):
+    """The decoded rows of a result, up to the row limit, and whether the limit cut some off."""
+
+    columns: list[Column] = []
+    rows: list[list[Any]] = []
+    truncated: bool = False
+
+
 async def fetch_rows(
-    ctx: restate.Context, status: ExecutionStatus, max_rows: int
-) -> tuple[list[Column], list[list[Any]], bool]:
-    """Columns, up to `max_rows` decoded rows, and whether the limit cut rows off."""
+    ctx: restate.Context,
+    status: ExecutionStatus,
+    max_rows: int,
+    progress: Callable[[int], None] = lambda rows_so_far: None,
+) -> Rows:
+    """Every page up to `max_rows`; `progress` hears the row count after each page."""
     fetch_page = terminal_on_rejection(athena().fetch_page)
     columns: list[Column] = []
     rows: list[list[str | None]] = []
@@ -33,7 +46,7 @@ async def fetch_rows(
         page: ResultPage = await ctx.run_typed(
             "fetch results page",
             fetch_page,
-            ATHENA_RETRY,
+            athena_retry(),
             status.query_execution_id,
             next_token,
             min(PAGE_LIMIT, wanted),
@@ -44,49 +57,10 @@ async def fetch_rows(
             page_rows = page_rows[1:] if _is_header(page, status) else page_rows
             first = False
         rows.extend(page_rows)
+        progress(min(len(rows), max_rows))
         next_token = page.next_token
         if len(rows) > max_rows or not next_token:
             break
-    return columns, decode_rows(columns, rows[:max_rows]), len(rows) > max_rows
-
-
-async def build_result(
-    ctx: restate.Context,
-    request: QueryRequest,
-    status: ExecutionStatus,
-    max_rows: int,
-    timeout_s: float,
-    *,
-    timed_out: bool,
-) -> QueryResult:
-    columns: list[Column] = []
-    rows: list[list[Any]] = []
-    truncated = False
-    if status.state == "SUCCEEDED" and not timed_out:
-        columns, rows, truncated = await fetch_rows(ctx, status, max_rows)
-    error = status.reason if status.state != "SUCCEEDED" else None
-    if timed_out:
-        error = f"The query did not finish within {timeout_s:g} s and was stopped."
-    return QueryResult(
-        invocation_id=ctx.request().id,
-        query_execution_id=status.query_execution_id,
-        query=request.query,
-        state=result_state(status, timed_out=timed_out),
-        columns=columns,
-        rows=rows,
-        row_count=len(rows),
-        truncated=truncated,
-        output_location=status.output_location,
-        statistics=status.statistics,
-        error=error,
-        submitted_at=status.submitted_at,
-        completed_at=status.completed_at,
+    return Rows(
+        columns=columns, rows=decode_rows(columns, rows[:max_rows]), truncated=len(rows) > max_rows
     )
-
-
-def result_state(status: ExecutionStatus, *, timed_out: bool) -> ResultState:
-    if timed_out:
-        return "TIMED_OUT"
-    if status.state in ("SUCCEEDED", "FAILED", "CANCELLED"):
-        return status.state
-    raise ValueError(f"query {status.query_execution_id} is not final ({status.state})")

@@ -13,14 +13,20 @@ from service.settings import settings
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Throttling, 5xx and network errors are retried with capped exponential backoff; after ten
-# minutes of failure the step gives up, so a misconfigured endpoint does not hang a promise forever.
-ATHENA_RETRY = RunOptions[Any](
-    initial_retry_interval=timedelta(milliseconds=200),
-    retry_interval_factor=2.0,
-    max_retry_interval=timedelta(seconds=10),
-    max_duration=timedelta(minutes=10),
-)
+
+@functools.lru_cache(maxsize=4)
+def athena_retry(at_most_s: float | None = None) -> RunOptions[Any]:
+    """Throttling, 5xx and network errors are retried with capped exponential backoff; after
+    ATHENA_RETRY_WINDOW_S (10 minutes; `at_most_s` may shorten it) of failure the step gives
+    up, and the promise ends FAILED rather than hanging on an unreachable endpoint."""
+    window_s = settings().athena_retry_window_s
+    return RunOptions[Any](
+        initial_retry_interval=timedelta(milliseconds=200),
+        retry_interval_factor=2.0,
+        max_retry_interval=timedelta(seconds=10),
+        max_duration=timedelta(seconds=min(window_s, at_most_s or window_s)),
+    )
+
 
 # Which permanent Athena errors are the caller's to fix (400) and which are ours (502).
 _STATUS_FOR_CODE = {"InvalidRequestException": 400, "ValidationException": 400}

@@ -6,7 +6,7 @@ from restate import TerminalError
 from restate.serde import BytesSerde
 
 from service.athena.client import FINAL_STATES
-from service.completion.mailbox import on_final_state
+from service.completion import mailbox
 from service.models import describe_validation_error
 
 athena_events = restate.Service("athenaEvents")
@@ -51,7 +51,8 @@ async def on_state_change(ctx: restate.Context, body: bytes) -> None:
         log.info("Ignoring event %s: %s from %s", event.id, event.detail_type, event.source)
         return
     detail = event.detail
-    # Only a final state completes a promise; QUEUED and RUNNING, in whatever order, are noise.
-    if detail.current_state not in FINAL_STATES:
+    # A final state completes the promise; RUNNING is what status shows meanwhile. QUEUED
+    # tells nothing new: the promise knows it started the query.
+    if detail.current_state not in (*FINAL_STATES, "RUNNING"):
         return
-    ctx.object_send(on_final_state, detail.query_execution_id, detail.current_state)
+    ctx.object_send(mailbox.on_state_change, detail.query_execution_id, detail.current_state)

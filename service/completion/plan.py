@@ -3,7 +3,7 @@
 import restate
 from pydantic import BaseModel
 
-from service.completion.mailbox import UNCLAIMED_RETENTION, await_event, forget
+from service.completion.mailbox import await_event, forget
 from service.completion.watcher import WatchRequest, await_completion
 from service.settings import CompletionMode, Settings
 
@@ -36,30 +36,43 @@ def watch_for_completion(
         ctx.object_send(await_event, query_execution_id, awakeable_id)
     if plan.mode == "events":
         return None
-    # `poll` polls briskly; `both` polls rarely, only to catch an event that never came.
-    first, cap = (
-        (plan.poll_first_s, plan.poll_max_s)
-        if plan.mode == "poll"
-        else (plan.safety_net_interval_s, plan.safety_net_interval_s)
-    )
+    if plan.mode == "poll":
+        return poll_until_final(ctx, plan, query_execution_id, awakeable_id)
+    # `both` polls rarely, only to catch an event that never came.
+    cap = plan.safety_net_interval_s
+    return start_watcher(ctx, plan, query_execution_id, awakeable_id, cap, cap)
+
+
+def poll_until_final(
+    ctx: restate.Context, plan: CompletionPlan, query_execution_id: str, awakeable_id: str
+) -> restate.SendHandle:
+    """A brisk watcher: poll mode, and the fallback after an event that was not the truth."""
+    first, cap = plan.poll_first_s, plan.poll_max_s
+    return start_watcher(ctx, plan, query_execution_id, awakeable_id, first, cap)
+
+
+def start_watcher(
+    ctx: restate.Context,
+    plan: CompletionPlan,
+    query_execution_id: str,
+    awakeable_id: str,
+    first_delay_s: float,
+    max_delay_s: float,
+) -> restate.SendHandle:
     watch = WatchRequest(
         query_execution_id=query_execution_id,
         awakeable_id=awakeable_id,
-        first_delay_s=first,
-        max_delay_s=cap,
+        first_delay_s=first_delay_s,
+        max_delay_s=max_delay_s,
         checks_per_invocation=plan.checks_per_invocation,
     )
     return ctx.service_send(await_completion, watch)
 
 
 async def stop_watching(
-    ctx: restate.Context,
-    plan: CompletionPlan,
-    query_execution_id: str,
-    watcher: restate.SendHandle | None,
+    ctx: restate.Context, query_execution_id: str, watchers: list[restate.SendHandle]
 ) -> None:
-    """Once the query handler moves on, nobody needs the watcher or the event mailbox."""
-    if watcher is not None:
+    """Whatever ended the wait, nobody needs the watchers or the event mailbox any more."""
+    for watcher in watchers:
         await watcher.cancel_invocation()
-    if plan.mode != "poll":
-        ctx.object_send(forget, query_execution_id, None, send_delay=UNCLAIMED_RETENTION)
+    ctx.object_send(forget, query_execution_id, None)

@@ -11,8 +11,9 @@ import restate
 from pydantic import BaseModel
 
 from service.athena.client import ExecutionStatus
-from service.athena.steps import ATHENA_RETRY, athena, terminal_on_rejection
+from service.athena.steps import athena, athena_retry, terminal_on_rejection
 from service.backoff import backoff_delay
+from service.completion.mailbox import on_state_change
 
 watcher = restate.Service("watcher")
 
@@ -26,6 +27,8 @@ class WatchRequest(BaseModel):
     checks_done: int = 0
     # A long watch goes on in a fresh invocation now and then: no journal grows without bound.
     checks_per_invocation: int = 100
+    # Whether RUNNING was passed on to the mailbox already, where status reads it.
+    reported_running: bool = False
 
 
 def next_delay(request: WatchRequest, check: int) -> float:
@@ -42,11 +45,14 @@ async def await_completion(ctx: restate.Context, request: WatchRequest) -> str:
         await ctx.sleep(timedelta(seconds=next_delay(request, check)), name="backoff")
         # A short step: one status call, journaled so a replay does not repeat it.
         status: ExecutionStatus = await ctx.run_typed(
-            "check status", describe, ATHENA_RETRY, request.query_execution_id
+            "check status", describe, athena_retry(), request.query_execution_id
         )
         if status.is_final:
             ctx.resolve_awakeable(request.awakeable_id, status.state)
             return status.state
+        if status.state == "RUNNING" and not request.reported_running:
+            ctx.object_send(on_state_change, request.query_execution_id, "RUNNING")
+            request = request.model_copy(update={"reported_running": True})
     # Continue as a new invocation. If the promise ends meanwhile (an event, a deadline), the
     # continuation is not cancelled with this one, but stops at its next check: the query is
     # final by then.

@@ -7,6 +7,7 @@ durable step and every wait a durable sleep: a restart resumes the plan, it does
 
 import time
 from datetime import timedelta
+from typing import Literal
 
 import restate
 from pydantic import BaseModel
@@ -17,6 +18,9 @@ from service.push.webhook import AttemptOutcome, post_webhook, signed_headers
 from service.settings import settings
 
 webhook_delivery = restate.VirtualObject("webhookDelivery")
+
+# How long a finished delivery's outcome stays readable: as long as the promise's own record.
+DELIVERY_RETENTION = timedelta(days=1)
 
 
 class DeliveryRequest(BaseModel):
@@ -32,10 +36,13 @@ class DeliveryPolicy(BaseModel):
     allow_private: bool
 
 
+DeliveryState = Literal["pending", "retrying", "delivered", "gave_up"]
+
+
 class DeliveryStatus(BaseModel):
     webhook_id: str
     callback_url: str
-    state: str = "pending"  # pending, retrying, delivered, gave_up
+    state: DeliveryState = "pending"
     attempts: int = 0
     last_status: int | None = None
     last_error: str | None = None
@@ -102,9 +109,17 @@ async def deliver(ctx: restate.ObjectContext, request: DeliveryRequest) -> Deliv
             continue
         status.state = "delivered" if outcome.verdict == "delivered" else "gave_up"
         ctx.set("status", status)
+        # The outcome stays readable as long as the promise itself does, then goes.
+        ctx.object_send(forget_delivery, ctx.key(), None, send_delay=DELIVERY_RETENTION)
         return status
 
 
 @webhook_delivery.handler("status", kind="shared")
 async def delivery_status(ctx: restate.ObjectSharedContext) -> DeliveryStatus | None:
+    """The outcome so far; null before the first attempt, and after the retention."""
     return await ctx.get("status", type_hint=DeliveryStatus)
+
+
+@webhook_delivery.handler("forget", ingress_private=True)
+async def forget_delivery(ctx: restate.ObjectContext) -> None:
+    ctx.clear_all()
