@@ -44,7 +44,8 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                 "--data",
                 str(config.data_dir),
                 "--events-url",
-                f"{local_url(ports.ingress)}/athenaEvents/onStateChange",
+                # Like EventBridge to a load balancer: here, to the first node's ingress.
+                f"{local_url(restate_node_ports(config)[0].ingress)}/athenaEvents/onStateChange",
                 "--results-dir",
                 str(config.base_dir / "athena-results"),  # LocalStack.athena_results_dir
                 *config.athena_args,

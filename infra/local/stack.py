@@ -36,11 +36,20 @@ class LocalStack:
 
     @property
     def ingress_url(self) -> str:
-        return local_url(self.ports.ingress)
+        """The first node's ingress; in a cluster every node's serves (`ingress_urls`)."""
+        return local_url(self.nodes[0].ingress)
 
     @property
     def admin_url(self) -> str:
-        return local_url(self.ports.admin)
+        return local_url(self.nodes[0].admin)
+
+    @property
+    def ingress_urls(self) -> list[str]:
+        return [local_url(node.ingress) for node in self.nodes]
+
+    @property
+    def admin_urls(self) -> list[str]:
+        return [local_url(node.admin) for node in self.nodes]
 
     @property
     def nodes(self) -> list[NodePorts]:
@@ -149,8 +158,8 @@ class LocalStack:
             method="POST",
         )
         try:
-            with urllib.request.urlopen(request, timeout=30):
-                return
+            with urllib.request.urlopen(request, timeout=30) as response:
+                services = {service["name"] for service in json.load(response)["services"]}
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
             raise StackError(
@@ -158,6 +167,26 @@ class LocalStack:
                 f"(HTTP {error.code}): {detail}. If the service's handlers changed "
                 f"incompatibly, remove {self.config.base_dir} and start again."
             ) from None
+        # Registered once; every node learns it through the replicated metadata.
+        for admin_url in self.admin_urls[1:]:
+            self._wait_services_known(admin_url, services)
+
+    def _wait_services_known(self, admin_url: str, services: set[str]) -> None:
+        deadline = time.monotonic() + 60
+        known: set[str] = set()
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{admin_url}/services", timeout=5) as response:
+                    known = {service["name"] for service in json.load(response)["services"]}
+            except (urllib.error.URLError, OSError, ValueError):
+                known = set()
+            if services <= known:
+                return
+            time.sleep(0.2)
+        raise StackError(
+            f"The node at {admin_url} still does not know {sorted(services - known)} a minute "
+            "after the deployment was registered; see the restate-*.log files."
+        )
 
     def _preflight(self) -> None:
         if not RESTATE_SERVER.exists():
