@@ -112,10 +112,14 @@ class CdkHandlerCheckovSkips:
             and node.cfn_resource_type in CDK_HANDLER_TYPES
             and "/Custom::" in f"/{node.node.path}"
         ):
+            is_log_group = node.cfn_resource_type == "AWS::Logs::LogGroup"
+            # Only the BucketDeployment handler has an environment to encrypt.
+            has_environment = "CDKBucketDeployment" in node.node.path
             reasons = {
                 check: comment
                 for check, comment in CDK_HANDLER_SKIPS.items()
-                if (check == "CKV_AWS_158") == (node.cfn_resource_type == "AWS::Logs::LogGroup")
+                if (check == "CKV_AWS_158") == is_log_group
+                and (check != "CKV_AWS_173" or has_environment)
             }
             skip_checkov(node, reasons)
 
