@@ -27,6 +27,14 @@ def test_an_empty_request_is_the_demo_query() -> None:
         ({"timeout_s": -1}, "timeout_s: Input should be greater than 0"),
         ({"colour": "red"}, "colour: is not a known field"),
         ({"callback_url": "ftp://x.example/"}, "callback_url: must use http or https"),
+        ({"callback_url": "http://a..b/"}, "callback_url: host 'a..b' has an empty label"),
+        ({"max_rows": "10"}, "max_rows: Input should be a valid integer"),
+        ({"max_rows": True}, "max_rows: Input should be a valid integer"),
+        ({"timeout_s": "5"}, "timeout_s: Input should be a valid number"),
+        ({"timeout_s": float("nan")}, "timeout_s: nan is not a number of seconds"),
+        ({"timeout_s": float("inf")}, "timeout_s: inf is not a number of seconds"),
+        ({"query": 42}, "query: Input should be a valid string"),
+        ({"callback_url": 42}, "callback_url: Input should be a valid string"),
     ],
 )
 def test_validation_errors_name_the_field(body: dict[str, object], expected: str) -> None:
@@ -102,6 +110,20 @@ def test_a_bad_setting_is_a_sentence_naming_the_variable() -> None:
     message = str(caught.value)
     assert "COMPLETION_MODE='sometimes': Input should be 'events', 'poll' or 'both'" in message
     assert "SAFETY_NET_INTERVAL_S='-1': Input should be greater than 0" in message
+
+
+def test_json_numbers_are_numbers_and_nan_is_named() -> None:
+    assert QueryRequest.model_validate_json('{"timeout_s": 60, "max_rows": 0}').timeout_s == 60
+    with pytest.raises(ValidationError) as caught:
+        QueryRequest.model_validate_json('{"timeout_s": NaN}')
+    assert "timeout_s: nan is not a number of seconds" in describe_validation_error(caught.value)
+
+
+def test_a_webhook_secret_that_is_not_a_whsec_key_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_environment({"WEBHOOK_SECRET": "whsec_!!not-base64!!"})
+    assert "WEBHOOK_SECRET=(hidden): webhook secret #1 is not whsec_" in str(caught.value)
+    assert "not-base64" not in str(caught.value)
 
 
 def test_settings_come_from_the_environment_with_local_defaults() -> None:
