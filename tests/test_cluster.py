@@ -174,13 +174,31 @@ def test_a_killed_service_process_loses_and_doubles_nothing(cluster: LocalStack)
 def test_the_node_leading_the_partitions_dies_and_every_promise_completes_once(
     cluster: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    promises = [Promise(cluster, index) for index in range(PROMISES)]
+    report = kill_the_leading_node(cluster, PROMISES)
+    with capsys.disabled():
+        print(f"\n{report}")
+
+
+@pytest.mark.heavy
+def test_each_node_in_turn_dies_under_three_times_the_load(
+    cluster: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(3):
+        report = kill_the_leading_node(cluster, 3 * PROMISES)
+        with capsys.disabled():
+            print(f"\n{report}")
+
+
+def kill_the_leading_node(cluster: LocalStack, count: int) -> str:
+    """Send `count` promises, SIGKILL the node leading most of their partitions, check every
+    promise, restart the node and use it; what it measured, as a sentence."""
+    promises = [Promise(cluster, index) for index in range(count)]
     ingresses = cluster.ingress_urls
     with ThreadPoolExecutor(max_workers=10) as pool:
         list(pool.map(lambda ip: send_via(ingresses[ip[0] % 3], ip[1]), enumerate(promises)))
     wait_until(lambda: all_started_on_athena(cluster, promises), 60, "every query on Athena")
 
-    keys = {promise.key for promise in promises}
+    keys = set(keys_of(promises))
     leaders = leaders_of(cluster, keys, cluster.admin_url)
     assert set(leaders) == keys
     victim = Counter(leaders.values()).most_common(1)[0][0]
@@ -191,31 +209,24 @@ def test_the_node_leading_the_partitions_dies_and_every_promise_completes_once(
     cluster.processes[f"restate-{victim_index + 1}"].kill()
 
     # Time until the cluster answers for each promise again, through a surviving node.
-    def resumed_after(promise: Promise) -> float:
-        wait_until(lambda: answers_for(survivors[0], promise.key), 120, promise.key)
+    def resumed_after(key: str) -> float:
+        wait_until(lambda: answers_for(survivors[0], key), 120, f"an answer for {key}")
         return time.monotonic() - killed_at
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        resume = {
-            p.key: t for p, t in zip(promises, pool.map(resumed_after, promises), strict=True)
-        }
-        responses = pool.map(
-            lambda ip: attach_via(survivors[ip[0] % 2], ip[1].key), enumerate(promises)
+        resume = dict(
+            zip(keys_of(promises), pool.map(resumed_after, keys_of(promises)), strict=True)
         )
-        pulled = {p.key: r for p, r in zip(promises, responses, strict=True)}
+        # Attach goes through the surviving nodes' ingress.
+        surviving = [survivors[i % 2] for i in range(count)]
+        pulled = dict(
+            zip(keys_of(promises), pool.map(attach_via, surviving, keys_of(promises)), strict=True)
+        )
     attempts = assert_each_once_and_push_equals_pull(cluster, promises, pulled)
-
-    affected = [resume[key] for key in keys if leaders[key] == victim]
-    with capsys.disabled():
-        print(
-            f"\n{victim} led {len(affected)} of {PROMISES} promises' partitions; resumed after "
-            f"p50 {statistics.median(resume.values()):.2f} s, max {max(resume.values()):.2f} s "
-            f"(its own: p50 {statistics.median(affected):.2f} s, max {max(affected):.2f} s); "
-            f"deliveries by attempts {dict(attempts)}"
-        )
 
     # The node comes back, rejoins, and serves a new query through its own ingress.
     cluster.restart(f"restate-{victim_index + 1}")
+    assert victim in cluster.restatectl().alive_nodes()
     again = Promise(cluster, 7)
     response = requests.post(
         f"{ingresses[victim_index]}/query/query",
@@ -225,4 +236,11 @@ def test_the_node_leading_the_partitions_dies_and_every_promise_completes_once(
     )
     assert response.status_code == 200, response.text
     again.check(response.json())
-    assert victim in cluster.restatectl().alive_nodes()
+
+    own = [resume[key] for key in keys if leaders[key] == victim]
+    return (
+        f"{victim} (SIGKILL) led the partitions of {len(own)} of {count} promises; the cluster "
+        f"answered for them again after p50 {statistics.median(resume.values()):.2f} s, max "
+        f"{max(resume.values()):.2f} s (its own {len(own)}: p50 {statistics.median(own):.2f} s, "
+        f"max {max(own):.2f} s); deliveries by attempts {dict(attempts)}"
+    )

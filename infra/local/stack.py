@@ -8,6 +8,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,11 @@ class LocalStack:
 
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
-            process.stop()
+            if not process.name.startswith("restate"):
+                process.stop()
+        # Cluster nodes each take a while to shut down: stop them side by side.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.restate_processes))) as pool:
+            list(pool.map(ManagedProcess.stop, self.restate_processes))
 
     def __enter__(self) -> "LocalStack":
         self.start()
