@@ -13,18 +13,34 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from benchmarks.baseline import athena_client
-from benchmarks.measure import Sample, one_baseline, one_promise
+from benchmarks.costs import Costs
+from benchmarks.measure import Run, finish, one_baseline, one_promise
 from benchmarks.stats import mean, summary_ms
 from infra.local.stack import ROOT, LocalStack, Ports, StackConfig
 
 
-def run(name: str, measure: Callable[[], Sample], queries: int, in_flight: int) -> list[str]:
+def run(
+    stack: LocalStack,
+    client: Any,
+    name: str,
+    measure: Callable[[], Run],
+    queries: int,
+    in_flight: int,
+) -> list[str]:
+    # Let the previous row's stragglers (delayed clean-ups, late events) settle first.
+    time.sleep(2)
+    before = Costs.now(stack)
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        samples = list(pool.map(lambda _: measure(), range(queries)))
+        runs = list(pool.map(lambda _: measure(), range(queries)))
     throughput = queries / (time.perf_counter() - began)
+    # Webhooks, late events and clean-ups belong to the row: give them a moment to land.
+    time.sleep(2)
+    costs = Costs.now(stack).per_query_since(before, queries)
+    samples = [finish(stack, client, one) for one in runs]
 
     def column(values: list[float | None]) -> str:
         present = [value for value in values if value is not None]
@@ -39,6 +55,7 @@ def run(name: str, measure: Callable[[], Sample], queries: int, in_flight: int) 
         f"{mean([float(s.calls) for s in samples]):.1f}",
         f"{mean([float(s.polls_before_completion) for s in samples]):.1f}",
         f"{throughput:.2f}",
+        *costs,
     ]
 
 
@@ -57,6 +74,12 @@ def report(rows: list[list[str]], queries: int) -> None:
         "calls/q",
         "polls/q",
         "q/s",
+        "CPU ms/q: restate",
+        "service",
+        "athena",
+        "listener",
+        "invocations/q",
+        "journal entries/q",
     ]
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     print(f"\n{queries} queries a row; local Athena ~0.3 s queued + 1.5 s running; times in ms.")
@@ -66,8 +89,10 @@ def report(rows: list[list[str]], queries: int) -> None:
     print(
         "overhead: end-to-end minus Athena's TotalExecutionTime. done->awakeable: Athena's "
         "CompletionDateTime to Restate journaling the awakeable's resolution. calls/q: Athena "
-        "API calls per query; polls/q: status calls before the query finished. q/s includes the "
-        "benchmark's own look-ups after each query, so it understates what the stack sustains."
+        "API calls per query; polls/q: status calls before the query finished. CPU ms/q: user and "
+        "system CPU of each process group per query, over the row (the benchmark's own look-ups "
+        "come after). invocations/q and journal entries/q: Restate's sys_invocation and "
+        "sys_journal rows per query."
     )
 
 
@@ -89,15 +114,16 @@ def main() -> None:
             client = athena_client(stack.athena_url)
             baseline = partial(one_baseline, stack, client)
             promise = partial(one_promise, stack)
-            rows.append(run("boto3 loop, 100 ms poll", baseline, args.queries, 1))
+            measure = partial(run, stack, client)
+            rows.append(measure("boto3 loop, 100 ms poll", baseline, args.queries, 1))
             for mode in ("events", "both", "poll"):
                 print(f"Measuring COMPLETION_MODE={mode}...", flush=True)
                 use_mode(stack, mode)
-                rows.append(run(f"restate, {mode}", promise, args.queries, 1))
+                rows.append(measure(f"restate, {mode}", promise, args.queries, 1))
             print(f"Measuring {args.in_flight} in flight...", flush=True)
-            rows.append(run("boto3 loop, 100 ms poll", baseline, args.queries, args.in_flight))
+            rows.append(measure("boto3 loop, 100 ms poll", baseline, args.queries, args.in_flight))
             use_mode(stack, "both")
-            rows.append(run("restate, both", promise, args.queries, args.in_flight))
+            rows.append(measure("restate, both", promise, args.queries, args.in_flight))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report(rows, args.queries)
