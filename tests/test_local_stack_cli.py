@@ -6,9 +6,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 import infra.local.stack as stack_module
 from infra.local.processes import StackError, free_port
@@ -112,3 +114,19 @@ def test_a_missing_restate_server_says_to_run_make_setup(
     config = StackConfig(base_dir=tmp_path, ports=Ports.free())
     with pytest.raises(StackError, match=r"restate-server is not installed .* Run `make setup`"):
         LocalStack(config).start()
+
+
+def test_the_service_answers_only_requests_signed_by_the_stacks_restate(stack: LocalStack) -> None:
+    # Through Restate (signed with the stack's key): served.
+    signed = requests.post(
+        f"{stack.ingress_url}/query/query",
+        json={"query": "SELECT 1 AS one"},
+        headers={"idempotency-key": f"identity-{uuid.uuid4()}"},
+        timeout=60,
+    )
+    assert signed.status_code == 200, signed.text
+    # Straight to the service, unsigned, even to a private handler: refused.
+    for path in ("/discover", "/invoke/webhookDelivery/deliver", "/invoke/query/query"):
+        unsigned = requests.post(f"{stack.service_url}{path}", data=b"", timeout=10)
+        assert unsigned.status_code == 401, (path, unsigned.status_code, unsigned.text)
+    assert requests.get(f"{stack.service_url}/health", timeout=10).status_code == 200
