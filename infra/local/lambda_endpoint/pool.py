@@ -48,8 +48,8 @@ class Worker:
         return self.process.returncode is None
 
     @classmethod
-    async def start(cls, handler: str, env: dict[str, str], timeout_s: float) -> "Worker":
-        """A ready worker, or WorkerInitError with Lambda's payload for a failed init."""
+    async def spawn(cls, handler: str, env: dict[str, str]) -> "Worker":
+        """A new worker process; it imports the handler (init) until `ready` says it is done."""
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -60,21 +60,23 @@ class Worker:
             stdout=asyncio.subprocess.PIPE,
             limit=LINE_LIMIT,
         )
-        worker = cls(process, 0.0)
+        return cls(process, 0.0)
+
+    async def ready(self, timeout_s: float) -> None:
+        """Wait for the init to end; WorkerInitError with Lambda's payload if it failed."""
         try:
-            line = await worker._read(timeout_s)
+            line = await self._read(timeout_s)
         except TimeoutError:
-            await worker.kill()
+            await self.kill()
             raise WorkerInitError(_runtime_error("Sandbox.Timedout", "init timed out")) from None
         if not line:
-            code = await process.wait()
+            code = await self.process.wait()
             raise WorkerInitError(_runtime_error("Runtime.ExitError", _exit_text(code)))
-        ready = json.loads(line)
-        if not ready["ready"]:
-            await worker.kill()
-            raise WorkerInitError({**ready["error"], "errorType": "Runtime.ImportModuleError"})
-        worker.init_ms = float(ready["init_ms"])
-        return worker
+        answer = json.loads(line)
+        if not answer["ready"]:
+            await self.kill()
+            raise WorkerInitError({**answer["error"], "errorType": "Runtime.ImportModuleError"})
+        self.init_ms = float(answer["init_ms"])
 
     async def run(self, job: dict[str, Any], timeout_s: float) -> Outcome:
         """Send one job; the handler's answer, or a timeout or crash error (worker gone)."""
@@ -149,14 +151,17 @@ class FunctionPool:
         init_ms: float | None = None
         worker = self._warm_worker()
         if worker is None:
+            worker = await Worker.spawn(self.handler, self.env)
+            invocation.worker_pid = worker.pid
+            self.workers.add(worker)
+            self.stats.cold_starts += 1
             try:
-                worker = await Worker.start(self.handler, self.env, self.timeout_s)
+                await worker.ready(self.timeout_s)
             except WorkerInitError as error:
+                self.workers.discard(worker)
                 self.stats.errors += 1
                 return Outcome(error=error.payload)
             init_ms = worker.init_ms
-            self.workers.add(worker)
-            self.stats.cold_starts += 1
             self.stats.init_ms += init_ms
         invocation.worker_pid = worker.pid
         outcome = await worker.run(job, self.timeout_s)
