@@ -9,11 +9,14 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.aws import app as cdk_app
+from infra.aws import lambda_package
 from infra.aws.stack import (
     ATHENA_ACTIONS,
     BUCKET_ACTIONS,
     DATA_READ_ACTIONS,
     GLUE_ACTIONS,
+    INVOKE_ACTIONS,
+    LOG_ACTIONS,
     RESULTS_ACTIONS,
     AthenaPromiseStack,
     ContextError,
@@ -29,12 +32,15 @@ CONTEXT = {
     **FEATURE_FLAGS,
     "restateIngressUrl": "https://restate.example.com:8080",
     "restateApiKeySecretName": "restate/ingress-api-key",
+    # The template without pip downloads (see infra/aws/lambda_package.py).
+    "lambdaBundling": "skip",
 }
+RESTATE_ROLE = "arn:aws:iam::210987654321:role/restate-cloud-invoker"
 
 
 class Synthesized:
-    def __init__(self) -> None:
-        self.app = cdk.App(context=CONTEXT)
+    def __init__(self, **context: str) -> None:
+        self.app = cdk.App(context={**CONTEXT, **context})
         self.stack = AthenaPromiseStack(
             self.app,
             "TestStack",
@@ -116,12 +122,16 @@ def test_resource_counts(synth: Synthesized) -> None:
         "AWS::SQS::QueuePolicy": 1,
         "Custom::CDKBucketDeployment": 1,
         "Custom::S3AutoDeleteObjects": 1,
-        # CDK's own: the BucketDeployment handler and the auto-delete-objects provider.
-        "AWS::Lambda::Function": 2,
+        # The service, and CDK's own BucketDeployment and auto-delete-objects handlers.
+        "AWS::Lambda::Function": 3,
+        "AWS::Lambda::Version": 1,
+        # The service's, and the BucketDeployment handler's.
+        "AWS::Logs::LogGroup": 2,
         # The AWS CLI layer the BucketDeployment handler runs with.
         "AWS::Lambda::LayerVersion": 1,
-        # Service role, EventBridge's role for the API destination, and the two CDK handlers'.
-        "AWS::IAM::Role": 4,
+        # Service role (the function's too), Restate's invoker role, EventBridge's role for
+        # the API destination, and the two CDK handlers'.
+        "AWS::IAM::Role": 5,
         "AWS::DynamoDB::Table": 0,
         "AWS::SecretsManager::Secret": 0,
     }
@@ -129,13 +139,111 @@ def test_resource_counts(synth: Synthesized) -> None:
         synth.template.resource_count_is(resource_type, count)
 
 
-def test_the_only_functions_are_cdks_custom_resource_handlers(synth: Synthesized) -> None:
+def test_the_functions_are_the_service_and_cdks_custom_resource_handlers(
+    synth: Synthesized,
+) -> None:
     functions = set(synth.template.find_resources("AWS::Lambda::Function"))
-    handlers = set()
+    handlers = {synth.logical_id("ServiceFunction")}
     for custom_type in ("Custom::CDKBucketDeployment", "Custom::S3AutoDeleteObjects"):
         _, custom = synth.only(custom_type)
         handlers.add(custom["Properties"]["ServiceToken"]["Fn::GetAtt"][0])
     assert functions == handlers
+
+
+def test_the_service_runs_on_lambda_arm64_with_the_sdks_handler(synth: Synthesized) -> None:
+    function_id = synth.logical_id("ServiceFunction")
+    properties = synth.resources[function_id]["Properties"]
+    assert properties["FunctionName"] == "athena-promise"
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Handler"] == "service.app.app"
+    assert properties["Role"] == {"Fn::GetAtt": [synth.logical_id("ServiceRole"), "Arn"]}
+    assert properties["Timeout"] == 300 and properties["MemorySize"] == 512
+    assert properties["LoggingConfig"] == {"LogGroup": {"Ref": synth.logical_id("ServiceLogs")}}
+    assert "ReservedConcurrentExecutions" not in properties
+    assert properties["Environment"]["Variables"] == {
+        "ATHENA_WORKGROUP": "demo-workgroup",
+        "ATHENA_DATABASE": "demo_db",
+        "COMPLETION_MODE": "both",
+        "WEBHOOK_SECRET_ARN": arn("secretsmanager", "secret:athena-promise/webhook-secret"),
+    }
+    # Restate registers a published version.
+    _, version = synth.only("AWS::Lambda::Version")
+    assert version["Properties"]["FunctionName"] == {"Ref": function_id}
+    log_group = synth.resources[synth.logical_id("ServiceLogs")]
+    assert log_group["Properties"] == {
+        "LogGroupName": "/aws/lambda/athena-promise",
+        "RetentionInDays": 30,
+    }
+
+
+def test_the_function_options_come_from_the_context() -> None:
+    synth = Synthesized(
+        lambdaReservedConcurrency="20",
+        restateIdentityKeys="publickeyv1_abc",
+        webhookSecretName="my/secret",
+    )
+    properties = synth.resources[synth.logical_id("ServiceFunction")]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == 20
+    variables = properties["Environment"]["Variables"]
+    assert variables["RESTATE_IDENTITY_KEYS"] == "publickeyv1_abc"
+    assert variables["WEBHOOK_SECRET_ARN"] == arn("secretsmanager", "secret:my/secret")
+    skips = synth.resources[synth.logical_id("ServiceFunction")]["Metadata"]["checkov"]["skip"]
+    assert "CKV_AWS_115" not in {skip["id"] for skip in skips}
+
+
+def test_the_lambda_package_holds_only_what_the_service_imports() -> None:
+    lines = lambda_package.REQUIREMENTS.read_text().lower().splitlines()
+    requirements = "\n".join(line for line in lines if not line.startswith("#"))
+    for absent in ("duckdb", "sqlglot", "aws-cdk", "constructs", "hypercorn", "pytest"):
+        assert absent not in requirements
+    assert "restate-sdk[serde]==1.3.0" in requirements
+    assert lambda_package.PACKAGES == ("service", "webhooks", "envconfig")
+    command = lambda_package.pip_command(Path("/tmp/out"))
+    assert "--only-binary=:all:" in command and "manylinux_2_28_aarch64" in command
+    assert command[command.index("--python-version") + 1] == "3.13"
+    # The hash follows the code: the asset changes when the service does.
+    assert len(lambda_package.source_hash()) == 64
+
+
+def test_the_invoker_role_may_only_invoke_the_function() -> None:
+    synth = Synthesized(restatePrincipalArn=RESTATE_ROLE, restateExternalId="env_123")
+    role_id = synth.logical_id("RestateInvokerRole")
+    assert synth.resources[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": RESTATE_ROLE},
+            "Condition": {"StringEquals": {"sts:ExternalId": "env_123"}},
+        }
+    ]
+    policies = [
+        resource["Properties"]["PolicyDocument"]["Statement"]
+        for resource in synth.template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in resource["Properties"]["Roles"]
+    ]
+    function_arn = {"Fn::GetAtt": [synth.logical_id("ServiceFunction"), "Arn"]}
+    assert policies == [
+        [
+            {
+                "Sid": "InvokeService",
+                "Effect": "Allow",
+                "Action": INVOKE_ACTIONS[0],
+                "Resource": [function_arn, {"Fn::Join": ["", [function_arn, ":*"]]}],
+            }
+        ]
+    ]
+
+
+def test_no_secret_value_is_in_the_template(synth: Synthesized) -> None:
+    text = json.dumps(synth.template.to_json())
+    # Both secrets are references resolved by AWS, never values: the API key a dynamic
+    # reference, the webhook secret an ARN the function reads at start.
+    assert "{{resolve:secretsmanager:restate/ingress-api-key:SecretString:::}}" in text
+    assert "whsec_" not in text and 'WEBHOOK_SECRET"' not in text
+    variables = synth.resources[synth.logical_id("ServiceFunction")]["Properties"]["Environment"]
+    assert all("SECRET" not in name or name.endswith("_ARN") for name in variables["Variables"])
+    synth.template.resource_count_is("AWS::SecretsManager::Secret", 0)
 
 
 def test_bucket_is_private_encrypted_ssl_only_and_destroyed(synth: Synthesized) -> None:
@@ -296,7 +404,10 @@ def test_service_role_has_exactly_the_least_privilege_statements(synth: Synthesi
             "Action": "sts:AssumeRole",
             "Effect": "Allow",
             # With @aws-cdk/core:enablePartitionLiterals the region's partition is written out.
-            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Principal": {
+                "AWS": f"arn:aws:iam::{ACCOUNT}:root",
+                "Service": "lambda.amazonaws.com",  # the function's execution role too
+            },
         }
     ]
     policies = [
@@ -338,6 +449,28 @@ def test_service_role_has_exactly_the_least_privilege_statements(synth: Synthesi
                 "Action": RESULTS_ACTIONS,
                 "Resource": bucket_objects(synth, "results/"),
             },
+            {
+                "Sid": "WriteLogs",
+                "Effect": "Allow",
+                "Action": LOG_ACTIONS,
+                "Resource": [
+                    {"Fn::GetAtt": [synth.logical_id("ServiceLogs"), "Arn"]},
+                    {
+                        "Fn::Join": [
+                            "",
+                            [
+                                {"Fn::GetAtt": [synth.logical_id("ServiceLogs"), "Arn"]},
+                                ":log-stream:*",
+                            ],
+                        ]
+                    },
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                "Resource": arn("secretsmanager", "secret:athena-promise/webhook-secret-??????"),
+            },
         ]
     )
     assert set(ATHENA_ACTIONS) == {
@@ -372,6 +505,27 @@ def test_outputs(synth: Synthesized) -> None:
     synth.template.has_output("WorkGroupName", {"Value": "demo-workgroup"})
     queue_id, _ = synth.only("AWS::SQS::Queue")
     synth.template.has_output("DeadLetterQueueUrl", {"Value": {"Ref": queue_id}})
+    version_id, _ = synth.only("AWS::Lambda::Version")
+    invoker_arn = {"Fn::GetAtt": [synth.logical_id("RestateInvokerRole"), "Arn"]}
+    synth.template.has_output("FunctionVersionArn", {"Value": {"Ref": version_id}})
+    synth.template.has_output("InvokerRoleArn", {"Value": invoker_arn})
+    # Registration is one command, printed with this deploy's version and role.
+    synth.template.has_output(
+        "RegisterCommand",
+        {
+            "Value": {
+                "Fn::Join": [
+                    "",
+                    [
+                        "restate deployments register ",
+                        {"Ref": version_id},
+                        " --assume-role-arn ",
+                        invoker_arn,
+                    ],
+                ]
+            }
+        },
+    )
 
 
 def settings_for(context: dict[str, str]) -> Any:
@@ -416,6 +570,18 @@ def test_settings_accept_an_optional_service_principal() -> None:
             {**CONTEXT, "servicePrincipalArn": "restate-service"},
             ["servicePrincipalArn must be an IAM ARN"],
         ),
+        (
+            {**CONTEXT, "restatePrincipalArn": "restate-cloud"},
+            ["restatePrincipalArn must be an IAM ARN"],
+        ),
+        (
+            {**CONTEXT, "lambdaReservedConcurrency": "many"},
+            ["lambdaReservedConcurrency must be a whole number"],
+        ),
+        (
+            {**CONTEXT, "lambdaBundling": "docker"},
+            ["lambdaBundling must be pip or skip"],
+        ),
     ],
 )
 def test_bad_context_is_a_clear_sentence(
@@ -439,7 +605,8 @@ def test_bad_context_is_a_clear_sentence(
 
 def test_checkov_findings_left_on_purpose_are_skipped_with_a_reason(synth: Synthesized) -> None:
     # checkov reads `Metadata.checkov.skip`; each finding the stack keeps says why, and only
-    # the demo bucket, the dead-letter queue and CDK's own deploy-time handlers carry any.
+    # the demo bucket, the dead-letter queue, the service's function and log group, and CDK's
+    # own deploy-time handlers carry any.
     skipped: dict[str, set[str]] = {}
     for logical_id, resource in synth.resources.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
@@ -453,7 +620,16 @@ def test_checkov_findings_left_on_purpose_are_skipped_with_a_reason(synth: Synth
         "AWS::Lambda::Function",
         "AWS::Logs::LogGroup",
     }
-    handlers = synth.template.find_resources("AWS::Lambda::Function")
-    assert all("Custom" in logical_id for logical_id in handlers), (
-        "only CDK's own custom resource handlers are Lambda functions here"
-    )
+    function = synth.resources[synth.logical_id("ServiceFunction")]
+    assert {skip["id"] for skip in function["Metadata"]["checkov"]["skip"]} == {
+        "CKV_AWS_115",
+        "CKV_AWS_116",
+        "CKV_AWS_117",
+        "CKV_AWS_173",
+        "CKV_AWS_272",
+    }
+    log_group = synth.resources[synth.logical_id("ServiceLogs")]
+    assert {skip["id"] for skip in log_group["Metadata"]["checkov"]["skip"]} == {
+        "CKV_AWS_158",
+        "CKV_AWS_338",
+    }

@@ -1,4 +1,5 @@
-"""The AWS side of the demo: data, table, workgroup, the service's role, and events to Restate."""
+"""The AWS side of the demo: data, table, workgroup, the service on Lambda with its roles, and
+events to Restate."""
 
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -20,11 +21,15 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.aws import lambda_package
 from infra.schema import DATA_DIR, ColumnType, TableSchema, load_schema
 
 WORKGROUP_NAME = "demo-workgroup"
@@ -57,6 +62,11 @@ GLUE_ACTIONS = ["glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"]
 # Bucket-level actions Athena needs for a results location (and to list the table's data).
 BUCKET_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]
 DATA_READ_ACTIONS = ["s3:GetObject"]
+FUNCTION_NAME = "athena-promise"
+DEFAULT_WEBHOOK_SECRET_NAME = "athena-promise/webhook-secret"
+# Restate invokes published versions; it may invoke any version of this function.
+INVOKE_ACTIONS = ["lambda:InvokeFunction"]
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 RESULTS_ACTIONS = [
     "s3:GetObject",
     "s3:PutObject",
@@ -93,6 +103,28 @@ CDK_HANDLER_SKIPS = {
     "them at rest",
 }
 CDK_HANDLER_TYPES = {"AWS::Lambda::Function", "AWS::Logs::LogGroup"}
+# The service's own function: invoked by Restate only, synchronously.
+SERVICE_FUNCTION_SKIPS = {
+    "CKV_AWS_116": "Restate invokes the function synchronously (RequestResponse) and retries "
+    "failed invocations itself from its journal; a DLQ only receives asynchronous events",
+    "CKV_AWS_117": "The function calls public AWS APIs (Athena, Secrets Manager) and the "
+    "callers' webhook URLs on the internet; a VPC would need a NAT gateway and add no control "
+    "the IAM role and the callback URL checks do not already give",
+    "CKV_AWS_173": "Its environment holds names, the workgroup and the secret's ARN, never a "
+    "secret; Lambda encrypts it at rest with an AWS-managed key",
+    "CKV_AWS_272": "Code signing needs a signing profile and a signed artifact pipeline; the "
+    "code is built and deployed by this CDK app from the repository",
+}
+CONCURRENCY_SKIP = {
+    "CKV_AWS_115": "No reserved concurrency unless -c lambdaReservedConcurrency=N: reserving "
+    "takes from the account's pool and fails deploys in accounts with the default low limit",
+}
+SERVICE_LOG_SKIPS = {
+    "CKV_AWS_158": "The service logs no secrets (the webhook secret and keys are never "
+    "logged); CloudWatch Logs encrypts them at rest",
+    "CKV_AWS_338": "A demo: a month of logs is enough to debug; keep them longer where "
+    "audits need it",
+}
 
 
 def skip_checkov(resource: CfnResource, reasons: dict[str, str]) -> None:
@@ -133,6 +165,14 @@ class DeploySettings:
     restate_ingress_url: str
     restate_api_key_secret_name: str
     service_principal_arn: str | None = None
+    # Who may assume the invoker role: the Restate Cloud role, or your restate-server's.
+    restate_principal_arn: str | None = None
+    restate_external_id: str | None = None
+    webhook_secret_name: str = DEFAULT_WEBHOOK_SECRET_NAME
+    restate_identity_keys: str | None = None
+    reserved_concurrency: int | None = None
+    # False with -c lambdaBundling=skip: the template without pip (tests, offline synth).
+    bundle_lambda: bool = True
 
     @property
     def events_endpoint(self) -> str:
@@ -144,6 +184,9 @@ def settings_from_context(scope: Construct) -> DeploySettings:
     ingress_url = scope.node.try_get_context("restateIngressUrl")
     secret_name = scope.node.try_get_context("restateApiKeySecretName")
     principal_arn = scope.node.try_get_context("servicePrincipalArn")
+    restate_principal = scope.node.try_get_context("restatePrincipalArn")
+    concurrency = scope.node.try_get_context("lambdaReservedConcurrency")
+    bundling = str(scope.node.try_get_context("lambdaBundling") or "pip")
     problems = []
     if not ingress_url:
         problems.append(
@@ -169,13 +212,37 @@ def settings_from_context(scope: Construct) -> DeploySettings:
             f"Context parameter servicePrincipalArn must be an IAM ARN, got {principal_arn!r}: "
             "pass -c servicePrincipalArn=arn:aws:iam::<account>:role/<name> or leave it out."
         )
+    if restate_principal and not str(restate_principal).startswith("arn:"):
+        problems.append(
+            f"Context parameter restatePrincipalArn must be an IAM ARN, got "
+            f"{restate_principal!r}: pass the role your Restate environment invokes Lambda "
+            "with, -c restatePrincipalArn=arn:aws:iam::<account>:role/<name>, or leave it out."
+        )
+    if concurrency is not None and not str(concurrency).isdigit():
+        problems.append(
+            f"Context parameter lambdaReservedConcurrency must be a whole number, got "
+            f"{concurrency!r}: pass -c lambdaReservedConcurrency=20 or leave it out."
+        )
+    if bundling not in ("pip", "skip"):
+        problems.append(f"Context parameter lambdaBundling must be pip or skip, got {bundling!r}.")
     if problems:
         raise ContextError("\n".join(problems))
     return DeploySettings(
         restate_ingress_url=str(ingress_url),
         restate_api_key_secret_name=str(secret_name),
         service_principal_arn=str(principal_arn) if principal_arn else None,
+        restate_principal_arn=str(restate_principal) if restate_principal else None,
+        restate_external_id=_optional(scope, "restateExternalId"),
+        webhook_secret_name=_optional(scope, "webhookSecretName") or DEFAULT_WEBHOOK_SECRET_NAME,
+        restate_identity_keys=_optional(scope, "restateIdentityKeys"),
+        reserved_concurrency=int(concurrency) if concurrency is not None else None,
+        bundle_lambda=bundling == "pip",
     )
+
+
+def _optional(scope: Construct, name: str) -> str | None:
+    value = scope.node.try_get_context(name)
+    return str(value) if value else None
 
 
 def _is_https_url(url: str) -> bool:
@@ -205,8 +272,8 @@ class AthenaPromiseStack(Stack):
             scope,
             construct_id,
             env=env,
-            description="Athena queries as durable promises: data, table, workgroup, role, "
-            "and Athena events to the Restate ingress",
+            description="Athena queries as durable promises: data, table, workgroup, the "
+            "service on Lambda, and Athena events to the Restate ingress",
         )
         schema = load_schema()
 
@@ -296,10 +363,14 @@ class AthenaPromiseStack(Stack):
             if settings.service_principal_arn
             else iam.AccountRootPrincipal()
         )
+        # The same role runs the Lambda function (its execution role) and a long-running
+        # `python -m service` elsewhere, if you run one.
         role = iam.Role(
             self,
             "ServiceRole",
-            assumed_by=principal,
+            assumed_by=iam.CompositePrincipal(
+                principal, iam.ServicePrincipal("lambda.amazonaws.com")
+            ),
             description="Assumed by the Restate service to run Athena queries in demo-workgroup",
         )
         role.add_to_policy(
@@ -406,11 +477,111 @@ class AthenaPromiseStack(Stack):
             ],
         )
 
+        function, version, invoker = self._service_function(settings, role, workgroup.name)
+
         CfnOutput(self, "BucketName", value=bucket.bucket_name)
         CfnOutput(self, "ServiceRoleArn", value=role.role_arn)
         CfnOutput(self, "WorkGroupName", value=workgroup.name)
         CfnOutput(self, "DeadLetterQueueUrl", value=dead_letter_queue.queue_url)
+        CfnOutput(self, "FunctionName", value=function.function_name)
+        CfnOutput(self, "FunctionVersionArn", value=version.function_arn)
+        CfnOutput(self, "InvokerRoleArn", value=invoker.role_arn)
+        CfnOutput(
+            self,
+            "RegisterCommand",
+            description="Registers this version with Restate (run it after each deploy)",
+            value=f"restate deployments register {version.function_arn} "
+            f"--assume-role-arn {invoker.role_arn}",
+        )
         Aspects.of(self).add(CdkHandlerCheckovSkips())
+
+    def _service_function(
+        self, settings: DeploySettings, role: iam.Role, workgroup_name: str
+    ) -> tuple[lambda_.Function, lambda_.IVersion, iam.Role]:
+        """The service on Lambda, its logs, its secret, and the role Restate invokes it with."""
+        # Its logs, kept a month; the role may write here and nowhere else.
+        log_group = logs.LogGroup(
+            self,
+            "ServiceLogs",
+            log_group_name=f"/aws/lambda/{FUNCTION_NAME}",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        skip_checkov(_cfn(log_group), SERVICE_LOG_SKIPS)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteLogs",
+                actions=LOG_ACTIONS,
+                resources=[log_group.log_group_arn, f"{log_group.log_group_arn}:log-stream:*"],
+            )
+        )
+
+        # The webhook signing secret (whsec_...), created by you: only its ARN is in the
+        # template and the environment; the service reads the value at start.
+        webhook_secret = secretsmanager.Secret.from_secret_name_v2(
+            self, "WebhookSecret", settings.webhook_secret_name
+        )
+        webhook_secret.grant_read(role)
+
+        environment = {
+            "ATHENA_WORKGROUP": workgroup_name,
+            "ATHENA_DATABASE": load_schema().database,
+            "COMPLETION_MODE": "both",
+            "WEBHOOK_SECRET_ARN": webhook_secret.secret_arn,
+        }
+        if settings.restate_identity_keys:
+            environment["RESTATE_IDENTITY_KEYS"] = settings.restate_identity_keys
+
+        # The Restate service itself: the SDK's Lambda handler of service.app, arm64.
+        function = lambda_.Function(
+            self,
+            "ServiceFunction",
+            function_name=FUNCTION_NAME,
+            description="Athena queries as durable promises: the Restate service",
+            runtime=lambda_package.RUNTIME,
+            architecture=lambda_package.ARCHITECTURE,
+            handler=lambda_package.HANDLER,
+            code=lambda_package.service_code(bundle=settings.bundle_lambda),
+            role=role,
+            memory_size=512,
+            # Restate suspends a waiting promise, so invocations are short; this bounds a
+            # stuck one (webhook attempts time out after 15 s, Athena calls sooner).
+            timeout=Duration.minutes(5),
+            environment=environment,
+            log_group=log_group,
+            reserved_concurrent_executions=settings.reserved_concurrency,
+        )
+        function_skips = dict(SERVICE_FUNCTION_SKIPS)
+        if settings.reserved_concurrency is None:
+            function_skips |= CONCURRENCY_SKIP
+        skip_checkov(_cfn(function), function_skips)
+        # Restate registers a published version; each code change publishes a new one.
+        version = function.current_version
+
+        # The role Restate assumes to invoke the function (any version of it).
+        invoker_principal: iam.PrincipalBase = (
+            iam.ArnPrincipal(settings.restate_principal_arn)
+            if settings.restate_principal_arn
+            else iam.AccountRootPrincipal()
+        )
+        if settings.restate_external_id:
+            invoker_principal = invoker_principal.with_conditions(
+                {"StringEquals": {"sts:ExternalId": settings.restate_external_id}}
+            )
+        invoker = iam.Role(
+            self,
+            "RestateInvokerRole",
+            assumed_by=invoker_principal,
+            description="Assumed by Restate to invoke the athena-promise function",
+        )
+        invoker.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeService",
+                actions=INVOKE_ACTIONS,
+                resources=[function.function_arn, f"{function.function_arn}:*"],
+            )
+        )
+        return function, version, invoker
 
 
 def _cfn(construct: Construct) -> CfnResource:
