@@ -332,3 +332,23 @@ def test_a_worker_killed_mid_invocation_is_retried_without_doubles(stack: Lambda
     assert pushed["attempts"] == 1  # one delivery reached the listener
     webhook_ids = [item["webhook_id"] for item in get_json(f"{stack.listener}/deliveries")]
     assert webhook_ids.count(pushed["webhook_id"]) == 1
+
+
+def test_cost_per_query_on_lambda_is_a_few_short_invocations(stack: LambdaStack) -> None:
+    """What `make bench` reports for Lambda: invocations and billed ms per query, warm."""
+    submit(stack, {}, str(uuid.uuid4()))  # every worker the queries need is warm after this
+    before = lambda_stats(stack)
+    queries = [tagged("SELECT 42 AS answer") for _ in range(5)]
+    for sql in queries:
+        pulled = submit(stack, {"query": sql, "callback_url": stack.callback}, str(uuid.uuid4()))
+        assert pulled.json()["state"] == "SUCCEEDED", pulled.text
+        pushed_equals_pulled(stack, pulled)
+    after = wait_until(
+        lambda: (stats := lambda_stats(stack))["in_flight"] == 0 and stats, 30, "no invocation"
+    )
+    cost = lambda_cost(before, after, queries=len(queries))
+    print(cost.row())
+    assert cost.errors == 0 and cost.throttles == 0
+    # Short invocations only: Restate suspends the promise while Athena runs.
+    assert 3 <= cost.invocations_per_query <= 60
+    assert cost.billed_ms_per_query < 2000
