@@ -626,10 +626,6 @@ def test_checkov_findings_left_on_purpose_are_skipped_with_a_reason(synth: Synth
         "CKV_AWS_116",
         "CKV_AWS_117",
         "CKV_AWS_173",
-        "CKV_AWS_272",
     }
     log_group = synth.resources[synth.logical_id("ServiceLogs")]
-    assert {skip["id"] for skip in log_group["Metadata"]["checkov"]["skip"]} == {
-        "CKV_AWS_158",
-        "CKV_AWS_338",
-    }
+    assert {skip["id"] for skip in log_group["Metadata"]["checkov"]["skip"]} == {"CKV_AWS_158"}

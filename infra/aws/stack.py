@@ -112,8 +112,6 @@ SERVICE_FUNCTION_SKIPS = {
     "the IAM role and the callback URL checks do not already give",
     "CKV_AWS_173": "Its environment holds names, the workgroup and the secret's ARN, never a "
     "secret; Lambda encrypts it at rest with an AWS-managed key",
-    "CKV_AWS_272": "Code signing needs a signing profile and a signed artifact pipeline; the "
-    "code is built and deployed by this CDK app from the repository",
 }
 CONCURRENCY_SKIP = {
     "CKV_AWS_115": "No reserved concurrency unless -c lambdaReservedConcurrency=N: reserving "
@@ -122,8 +120,6 @@ CONCURRENCY_SKIP = {
 SERVICE_LOG_SKIPS = {
     "CKV_AWS_158": "The service logs no secrets (the webhook secret and keys are never "
     "logged); CloudWatch Logs encrypts them at rest",
-    "CKV_AWS_338": "A demo: a month of logs is enough to debug; keep them longer where "
-    "audits need it",
 }
 
 
