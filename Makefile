@@ -9,7 +9,7 @@ WORKERS ?= 1
 # The machines run Node.js 20: keep jsii's end-of-life banner out of test and synth output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup test lint demo bench synth up clean
+.PHONY: setup test lint demo bench bench-scale synth up clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,6 +39,10 @@ up: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+# Minutes long, not part of `make test`: 10,000 parked promises and a 2,000 burst.
+bench-scale: setup
+	$(PY) -m benchmarks.scale $(SCALE_ARGS)
 
 synth: setup
 	cd infra/aws && CDK_DISABLE_CLI_TELEMETRY=true PATH="$(CURDIR)/$(BIN):$$PATH" \

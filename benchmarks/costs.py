@@ -28,21 +28,47 @@ def admin_sql(stack: LocalStack, sql: str) -> list[dict[str, Any]]:
     return list(response.json()["rows"])
 
 
-def group_cpu_s(pgid: int) -> float:
-    """User plus system CPU of every live process in the group, and of children it reaped."""
-    total = 0
+def group_stats(pgid: int) -> list[tuple[str, list[str]]]:
+    """Each live process of the group: its pid and the fields of /proc/PID/stat after the
+    command name (which may hold spaces), so the process state is at index 0."""
+    members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as stat:
-                # Fields after the command name, which may hold spaces: state is field 3.
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(fields[2]) == pgid:
-            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    return total / CLOCK_TICKS
+            members.append((entry, fields))
+    return members
+
+
+def group_cpu_s(pgid: int) -> float:
+    """User plus system CPU of every live process in the group, and of children it reaped."""
+    ticks = sum(
+        sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        for _, fields in group_stats(pgid)
+    )
+    return ticks / CLOCK_TICKS
+
+
+def group_rss_mb(stack: LocalStack, name: str) -> float:
+    """Resident memory of every live process in a component's group, in MiB."""
+    process = stack.processes.get(name)
+    if process is None or process.pid is None:
+        return 0.0
+    total_kb = 0
+    for pid, _ in group_stats(process.pid):
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                total_kb += next(
+                    int(line.split()[1]) for line in status if line.startswith("VmRSS:")
+                )
+        except (OSError, StopIteration):
+            continue
+    return total_kb / 1024
 
 
 @dataclass

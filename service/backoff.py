@@ -1,4 +1,4 @@
-"""Capped exponential backoff, shared by the watcher, the re-check and the webhook sender."""
+"""Capped exponential backoff, shared by the sweeper and the webhook sender."""
 
 
 def backoff_delay(

@@ -1,6 +1,7 @@
 """Before a query starts: the request checked, the settings planned, the start token derived."""
 
 import hashlib
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ValidationError
 from restate import TerminalError
@@ -37,6 +38,8 @@ class QueryPlan(BaseModel):
     max_rows: int
     timeout_s: float
     completion: CompletionPlan
+    # When the promise began: read in the same step, so it costs no journal entry of its own.
+    submitted_at: datetime
 
 
 def plan_query(request: QueryRequest) -> QueryPlan:
@@ -45,4 +48,5 @@ def plan_query(request: QueryRequest) -> QueryPlan:
         max_rows=current.default_max_rows if request.max_rows is None else request.max_rows,
         timeout_s=request.timeout_s or current.default_timeout_s,
         completion=CompletionPlan.from_settings(current),
+        submitted_at=datetime.now(UTC),
     )

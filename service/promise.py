@@ -88,7 +88,7 @@ def seconds_since(start: datetime, now: datetime) -> float:
 
 
 async def current(ctx: restate.WorkflowSharedContext) -> PromiseRecord:
-    """The record, with Athena's latest state as events (or the watcher) reported it."""
+    """The record, with Athena's latest state as events (or the sweeper) reported it."""
     record = await load_record(ctx)
     if record.phase == "queued" and record.query_execution_id:
         seen = await ctx.object_call(athena_state, record.query_execution_id, None)

@@ -16,7 +16,7 @@ from restate.serde import BytesSerde
 from service.athena.client import ExecutionStatus
 from service.athena.results import Rows, fetch_rows
 from service.athena.steps import athena, athena_retry, terminal_on_rejection
-from service.completion.plan import poll_until_final, stop_watching, watch_for_completion
+from service.completion.plan import distrust_events, stop_watching, watch_for_completion
 from service.endings import RESTATE_CANCEL, Ending, is_cancellation, query_result
 from service.intake import (
     QueryPlan,
@@ -84,14 +84,16 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     record = PromiseRecord(
         invocation_id=start.invocation_id,
         query=request.query,
-        submitted_at=await now(ctx),
+        submitted_at=plan.submitted_at,
         webhook_id=webhook_id_for(start.invocation_id) if request.callback_url else None,
     )
     ctx.set("record", record)
-    result = await settle(ctx, start, plan, record)
+    outcome = await settle(ctx, start, plan, record)
 
+    ended = await now(ctx)
+    result = query_result(start.invocation_id, request, plan.timeout_s, *outcome, ended)
     record.phase, record.state, record.error = "done", result.state, result.error
-    record.ended_at = await now(ctx)
+    record.ended_at = ended
     ctx.set("record", record)
     if request.callback_url and record.webhook_id:
         # Push runs as its own invocation: the pull answer never waits for the receiver.
@@ -102,10 +104,14 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     return result
 
 
+Outcome = tuple[Ending, ExecutionStatus | None, Rows, str | None]
+
+
 async def settle(
     ctx: restate.WorkflowContext, start: PromiseStart, plan: QueryPlan, record: PromiseRecord
-) -> QueryResult:
-    """Start the query, wait for its ending, and read the rows if there are any."""
+) -> Outcome:
+    """Start the query, wait for its ending, and read the rows if there are any: how it
+    ended, what Athena last said, the rows, and the execution id."""
     request = start.request
     try:
         # The token comes from the invocation, so a retried start runs nothing new on Athena.
@@ -117,7 +123,7 @@ async def settle(
     except TerminalError as error:
         # Athena refused to start it, or stayed unreachable: nothing runs, nothing to stop.
         failed = Ending(kind="failed", detail=f"Athena did not start the query: {error.message}")
-        return result_of(start, plan, failed, None, Rows(), None, await now(ctx))
+        return failed, None, Rows(), None
     record.phase, record.query_execution_id, record.athena_state = "queued", execution_id, "QUEUED"
     ctx.set("record", record)
 
@@ -135,7 +141,7 @@ async def settle(
             ending = Ending(kind="finished") if ending.kind == "failed" else ending
         except TerminalError as error:
             ending = Ending(kind="failed", detail=f"reading the results failed: {error.message}")
-    return result_of(start, plan, ending, status, rows, execution_id, await now(ctx))
+    return ending, status, rows, execution_id
 
 
 async def wait_for_ending(
@@ -143,12 +149,12 @@ async def wait_for_ending(
 ) -> tuple[Ending, ExecutionStatus | None]:
     """Park until Athena finishes, the deadline passes, or a cancel comes; Athena's word wins."""
     describe = terminal_on_rejection(athena().describe)
-    # An event or the watcher resolves the awakeable with the final state.
+    # The mailbox resolves the awakeable, with news from an event or from the sweeper.
     awakeable_id, finished = ctx.awakeable(type_hint=str)
-    watcher = watch_for_completion(ctx, plan.completion, execution_id, awakeable_id)
-    watchers = [watcher] if watcher else []
+    watch_for_completion(ctx, plan.completion, execution_id, awakeable_id)
     deadline = ctx.sleep(timedelta(seconds=plan.timeout_s), name="query deadline")
     cancelled = ctx.promise(CANCEL, type_hint=str).value()
+    mailbox_cleared = False
     try:
         while True:
             winner, value = await restate.select(
@@ -162,19 +168,18 @@ async def wait_for_ending(
                 "describe query", describe, athena_retry(), execution_id
             )
             if status.is_final:
+                mailbox_cleared = True  # it clears itself once it has resolved the awakeable
                 return Ending(kind="finished"), status
-            # An event is a hint and Athena the truth: after a premature or forged one, a
-            # brisk watcher takes over. Only it knows the new awakeable, so this loops once.
+            # An event is a hint and Athena the truth: after a premature or forged one, only
+            # the sweeper's checks count, so forged events cannot make this loop again.
             awakeable_id, finished = ctx.awakeable(type_hint=str)
-            watchers.append(poll_until_final(ctx, plan.completion, execution_id, awakeable_id))
+            distrust_events(ctx, plan.completion, execution_id, awakeable_id)
     except TerminalError as error:
         if is_cancellation(error):
-            return Ending(
-                kind="cancelled", detail="cancelled through Restate (admin API or CLI)"
-            ), None
+            return Ending(kind="cancelled", detail=RESTATE_CANCEL), None
         return Ending(kind="failed", detail=error.message), None
     finally:
-        await stop_watching(ctx, execution_id, watchers)
+        stop_watching(ctx, execution_id, mailbox_cleared)
 
 
 async def stop_query(ctx: restate.WorkflowContext, execution_id: str) -> ExecutionStatus | None:
@@ -205,27 +210,6 @@ async def read_rows(
             raise
     # Athena had finished when this cancel came: the result is there and stands.
     return await fetch_rows(ctx, status, plan.max_rows, progress)
-
-
-def result_of(
-    start: PromiseStart,
-    plan: QueryPlan,
-    ending: Ending,
-    status: ExecutionStatus | None,
-    rows: Rows,
-    execution_id: str | None,
-    ended: datetime,
-) -> QueryResult:
-    return query_result(
-        start.invocation_id,
-        start.request,
-        plan.timeout_s,
-        ending,
-        status,
-        rows,
-        execution_id,
-        ended,
-    )
 
 
 async def now(ctx: restate.Context) -> datetime:

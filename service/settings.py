@@ -39,8 +39,10 @@ class Settings(BaseSettings):
     poll_max_s: float = Field(5.0, gt=0, le=HOUR_S)
     # In `both` mode events do the work; this slow poll only catches a lost event.
     safety_net_interval_s: float = Field(30.0, gt=0, le=HOUR_S)
-    # Status checks per watcher invocation before it continues as a new one.
-    watch_checks_per_invocation: int = Field(100, ge=1, le=10_000)
+    # Athena's Get* quota is shared by the account: all parked promises together make at most
+    # this many status calls a second, in batches of 50, over this many sweeper shards.
+    athena_status_calls_per_s: float = Field(10.0, gt=0, le=100)
+    sweeper_shards: int = Field(16, ge=1, le=1024)
 
     # How long an Athena call is retried (throttling, 5xx, network) before the promise gives up
     # on it and ends FAILED.

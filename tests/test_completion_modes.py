@@ -5,6 +5,7 @@ Each mode gets a stack of its own (COMPLETION_MODE is a deployment setting).
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from infra.local.athena.events import eventbridge_envelope
 from infra.local.stack import LocalStack
 from service.models import DEMO_QUERY
 from tests.stack_support import (
+    athena_stats,
     attach,
     executions_of,
     running_stack,
@@ -44,8 +46,8 @@ def both_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
 @pytest.fixture(scope="module")
 def poll_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     tmp = tmp_path_factory.mktemp("poll")
-    # Brisk checks, three per watcher invocation, so a short query needs several invocations.
-    env = {"POLL_INITIAL_S": "0.1", "POLL_MAX_S": "0.1", "WATCH_CHECKS_PER_INVOCATION": "3"}
+    # Brisk checks, and a quota generous enough for them.
+    env = {"POLL_INITIAL_S": "0.1", "POLL_MAX_S": "0.1", "ATHENA_STATUS_CALLS_PER_S": "100"}
     with running_stack(tmp, completion_mode="poll", with_listener=False, service_env=env) as stack:
         yield stack
 
@@ -125,7 +127,7 @@ def test_duplicate_out_of_order_unknown_and_foreign_events_are_harmless(
         event(qid, "SUCCEEDED"),  # a duplicate of the final event
         event(qid, "SUCCEEDED"),
         event(qid, "RUNNING", previous="QUEUED"),  # late and out of order
-        event(f"unknown-{uuid.uuid4()}", "SUCCEEDED"),  # not one of ours
+        event(str(uuid.uuid4()), "SUCCEEDED"),  # not one of ours
         {**event(qid, "FAILED"), "source": "aws.s3"},  # not Athena at all
     ]
     for body in noise:
@@ -140,6 +142,33 @@ def test_a_malformed_event_is_a_400_naming_the_field(events_stack: LocalStack) -
     response = post_event(events_stack, {"source": "aws.athena", "detail-type": "x", "detail": {}})
     assert response.status_code == 400
     assert "queryExecutionId" in response.json()["message"]
+    for bad_id in ("x" * 100_000, f"unknown-{uuid.uuid4()}", "../../admin"):
+        response = post_event(events_stack, event(bad_id, "SUCCEEDED"))
+        assert response.status_code == 400, bad_id[:40]
+        assert "queryExecutionId" in response.json()["message"]
+    assert failing_invocations(events_stack) == []
+
+
+def test_an_event_straight_to_the_mailbox_completes_the_promise(
+    events_stack: LocalStack,
+) -> None:
+    """The local stack's Athena, like the EventBridge rule, posts to the query's own mailbox."""
+    sql = tagged(DEMO_QUERY, "run_time_s=0.5")
+    result = submit(events_stack, {"query": sql}).json()
+    assert result["state"] == "SUCCEEDED"
+    calls = admin_query(
+        events_stack,
+        "SELECT count(*) AS n FROM sys_invocation WHERE target = "
+        f"'completion/{result['query_execution_id']}/onEvent'",
+    )
+    assert calls[0]["n"] >= 1
+    # An event posted under another query's path is refused, not forwarded.
+    wrong = requests.post(
+        f"{events_stack.ingress_url}/completion/{uuid.uuid4()}/onEvent",
+        json=event(result["query_execution_id"], "SUCCEEDED"),
+        timeout=10,
+    )
+    assert wrong.status_code == 400
 
 
 def test_service_restarted_while_the_event_is_in_flight(events_stack: LocalStack) -> None:
@@ -163,9 +192,9 @@ def test_both_mode_safety_net_catches_a_dropped_event(both_stack: LocalStack) ->
     result = submit(both_stack, {"query": sql}).json()
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
     execution = only_execution(both_stack, sql)
-    # The safety net's status check found it: after completion, not before.
-    assert execution["calls_before_completion"].get("GetQueryExecution", 0) <= 1
-    assert execution["calls"]["GetQueryExecution"] >= 2
+    # The safety net's batched status check found it: after completion, not before.
+    assert execution["calls_before_completion"].get("BatchGetQueryExecution", 0) <= 1
+    assert execution["calls"]["BatchGetQueryExecution"] >= 1
 
 
 def test_both_mode_with_events_does_not_poll_a_short_query(both_stack: LocalStack) -> None:
@@ -173,33 +202,33 @@ def test_both_mode_with_events_does_not_poll_a_short_query(both_stack: LocalStac
     assert submit(both_stack, {"query": sql}).json()["state"] == "SUCCEEDED"
     execution = only_execution(both_stack, sql)
     assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
+    assert execution["calls_before_completion"].get("BatchGetQueryExecution", 0) == 0
 
 
 def test_poll_mode_completes_by_polling_without_events(poll_stack: LocalStack) -> None:
-    # Events are dropped: only the watcher's status checks can complete this promise.
+    # Events are dropped: only the sweeper's status checks can complete this promise.
     sql = tagged(DEMO_QUERY, "run_time_s=1 drop_events=1")
     result = submit(poll_stack, {"query": sql}).json()
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
     execution = only_execution(poll_stack, sql)
-    assert execution["calls_before_completion"].get("GetQueryExecution", 0) >= 1
+    assert execution["calls_before_completion"].get("BatchGetQueryExecution", 0) >= 1
 
 
-def test_a_long_watch_continues_in_fresh_invocations(poll_stack: LocalStack) -> None:
-    def watcher_invocations() -> int:
-        rows = admin_query(
-            poll_stack,
-            "SELECT count(*) AS n FROM sys_invocation WHERE target_service_name = 'watcher'",
-        )
-        return int(rows[0]["n"])
-
-    before = watcher_invocations()
-    sql = tagged(DEMO_QUERY, "run_time_s=2 drop_events=1")
-    result = submit(poll_stack, {"query": sql}).json()
-    assert result["state"] == "SUCCEEDED"
-    # About 20 checks of 0.1 s, three per invocation: the watch went on in several invocations.
-    assert watcher_invocations() - before >= 4
-    checks = only_execution(poll_stack, sql)["calls_before_completion"]["GetQueryExecution"]
-    assert checks >= 10
+def test_many_parked_promises_share_batched_status_checks(poll_stack: LocalStack) -> None:
+    """Thirty promises parked at once cost a few BatchGetQueryExecution calls per round of
+    checks, not one call each, and all complete."""
+    before = athena_stats(poll_stack)["calls"].get("BatchGetQueryExecution", 0)
+    sqls = [tagged(DEMO_QUERY, "run_time_s=2 drop_events=1") for _ in range(30)]
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        results = list(pool.map(lambda sql: submit(poll_stack, {"query": sql}).json(), sqls))
+    assert all(result["state"] == "SUCCEEDED" for result in results)
+    checks_per_query = sum(
+        only_execution(poll_stack, sql)["calls"]["BatchGetQueryExecution"] for sql in sqls
+    ) / len(sqls)
+    batch_calls = athena_stats(poll_stack)["calls"]["BatchGetQueryExecution"] - before
+    # Every query was checked several times, but far fewer calls were made than checks.
+    assert checks_per_query >= 3
+    assert batch_calls < checks_per_query * len(sqls) / 2
 
 
 def test_a_premature_or_forged_final_event_cannot_fake_a_result(events_stack: LocalStack) -> None:
@@ -220,6 +249,8 @@ def test_a_premature_or_forged_final_event_cannot_fake_a_result(events_stack: Lo
     assert post_event(events_stack, event(qid, "SUCCEEDED")).status_code == 200
     result = attach(events_stack, key, timeout=60).json()
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
-    # Woken early, the handler found the query still running and checked again until it ended.
+    # Woken early, the handler found the query still running, and only Athena's own word
+    # (the sweeper's checks) could end the wait: a second forged event changes nothing.
     execution = only_execution(events_stack, sql)
     assert execution["calls_before_completion"]["GetQueryExecution"] >= 1
+    assert execution["calls"].get("BatchGetQueryExecution", 0) >= 1

@@ -1,12 +1,14 @@
 """Pure logic of the service: request validation, value decoding, tokens, backoff."""
 
 import itertools
+import uuid
 
 import pytest
 from pydantic import ValidationError
 
 from service.athena.decode import decode_cell, decode_rows
-from service.completion.watcher import WatchRequest, next_delay
+from service.backoff import backoff_delay
+from service.completion.sweeper import GROWTH, shard_of
 from service.intake import client_request_token
 from service.models import DEMO_QUERY, Column, QueryRequest, describe_validation_error
 from service.push.delivery import DeliveryPolicy, backoff_s
@@ -80,14 +82,14 @@ def test_the_start_token_is_stable_per_invocation_and_fits_athena() -> None:
     assert 32 <= len(token) <= 128
 
 
-def test_watcher_backoff_grows_and_is_capped() -> None:
-    watch = WatchRequest(
-        query_execution_id="q", awakeable_id="a", first_delay_s=0.25, max_delay_s=5
-    )
-    delays = [next_delay(watch, check) for check in range(12)]
+def test_sweeper_checks_grow_from_first_to_max_and_shards_spread_queries() -> None:
+    delays = [backoff_delay(0.25, 5, check, growth=GROWTH) for check in range(12)]
     assert delays[0] == 0.25
     assert all(a <= b for a, b in itertools.pairwise(delays))
     assert max(delays) == 5
+    shards = {shard_of(str(uuid.uuid4())) for _ in range(400)}
+    assert shards == {str(n) for n in range(16)}  # every shard of the default 16 gets some
+    assert shard_of("a") == shard_of("a")
 
 
 def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:

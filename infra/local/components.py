@@ -10,6 +10,9 @@ from infra.local.identity import RequestIdentity, request_identity
 from infra.local.ports import free_port
 from infra.local.processes import ManagedProcess
 
+EVENTS_PATH = "/completion/{queryExecutionId}/onEvent"
+EVENTS_STATES = "RUNNING,SUCCEEDED,FAILED,CANCELLED"
+
 
 def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess]:
     """Restate (one node or a cluster), the local Athena, the service and maybe the listener,
@@ -43,9 +46,12 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                 str(ports.athena),
                 "--data",
                 str(config.data_dir),
+                # Like the EventBridge rule: RUNNING and final states only, straight to the
+                # query's mailbox (the id is a path parameter), at the first node's ingress.
                 "--events-url",
-                # Like EventBridge to a load balancer: here, to the first node's ingress.
-                f"{local_url(restate_node_ports(config)[0].ingress)}/athenaEvents/onStateChange",
+                f"{local_url(restate_node_ports(config)[0].ingress)}{EVENTS_PATH}",
+                "--events-states",
+                EVENTS_STATES,
                 "--results-dir",
                 str(config.base_dir / "athena-results"),  # LocalStack.athena_results_dir
                 *config.athena_args,

@@ -32,6 +32,8 @@ FINAL_STATES: frozenset[str] = frozenset(get_args(FinalState))
 # Athena answers these when the request itself is wrong or not allowed: retrying cannot help.
 PERMANENT_ERROR_CODES = {"InvalidRequestException", "AccessDeniedException", "ValidationException"}
 PAGE_LIMIT = 1000
+# BatchGetQueryExecution takes at most 50 ids.
+BATCH_LIMIT = 50
 
 
 class AthenaRequestRejected(Exception):
@@ -100,6 +102,14 @@ class AthenaQueries:
             lambda: self._client.get_query_execution(QueryExecutionId=query_execution_id)
         )
         return _execution_status(response["QueryExecution"])
+
+    async def describe_many(self, query_execution_ids: list[str]) -> list[ExecutionStatus]:
+        """Up to BATCH_LIMIT executions in one call; ids Athena does not know are left out."""
+        ids = query_execution_ids[:BATCH_LIMIT]
+        response = await _call(
+            lambda: self._client.batch_get_query_execution(QueryExecutionIds=ids)
+        )
+        return [_execution_status(execution) for execution in response["QueryExecutions"]]
 
     async def fetch_page(
         self, query_execution_id: str, next_token: str | None, max_results: int

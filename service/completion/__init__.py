@@ -1,1 +1,1 @@
-"""How the promise learns that Athena finished: events meet waiters, or a watcher polls."""
+"""How the promise learns that Athena finished: events or batched status checks reach a mailbox."""

@@ -42,7 +42,13 @@ class LocalAthenaConfig(BaseSettings):
         default=1.5, ge=0, le=3600, validation_alias=_env("run_time_s", "RUN_TIME")
     )
     throttle_rate: float = Field(default=0.0, ge=0, le=1)
+    # Athena's account quotas: StartQueryExecution and the Get* calls, per second (0: none).
+    start_rate_limit: float = Field(default=0.0, ge=0, le=10_000)
+    get_rate_limit: float = Field(default=0.0, ge=0, le=10_000)
+    # `{queryExecutionId}` in the URL is replaced, like an API destination's path parameter.
     events_url: str | None = None
+    # Like the rule's event pattern: only these states are sent (empty: all).
+    events_states: str = Field(default="", max_length=200)
     drop_events_rate: float = Field(default=0.0, ge=0, le=1)
     # EventBridge retries an API destination for up to 24 hours with exponential backoff.
     events_retry_window_s: float = Field(
@@ -72,8 +78,11 @@ class ConfigUpdate(BaseModel):
     queue_delay_s: float | None = Field(default=None, ge=0, le=3600)
     run_time_s: float | None = Field(default=None, ge=0, le=3600)
     throttle_rate: float | None = Field(default=None, ge=0, le=1)
+    start_rate_limit: float | None = Field(default=None, ge=0, le=10_000)
+    get_rate_limit: float | None = Field(default=None, ge=0, le=10_000)
     drop_events_rate: float | None = Field(default=None, ge=0, le=1)
     events_url: str | None = None
+    events_states: str | None = Field(default=None, max_length=200)
     events_retry_window_s: float | None = Field(default=None, ge=0, le=7 * DAY_S)
     events_max_backoff_s: float | None = Field(default=None, gt=0, le=3600)
 
@@ -92,7 +101,10 @@ _FLAGS = [
     ("--queue-delay", "queue_delay_s", "seconds a query stays QUEUED"),
     ("--run-time", "run_time_s", "least seconds a query stays RUNNING"),
     ("--throttle-rate", "throttle_rate", "share of calls refused as throttled, 0 to 1"),
-    ("--events-url", "events_url", "where state-change events are POSTed"),
+    ("--start-rate-limit", "start_rate_limit", "StartQueryExecution calls a second, 0: any"),
+    ("--get-rate-limit", "get_rate_limit", "Get* and BatchGet* calls a second, 0: any"),
+    ("--events-url", "events_url", "where events are POSTed; {queryExecutionId} is replaced"),
+    ("--events-states", "events_states", "only events for these states, comma separated"),
     ("--drop-events-rate", "drop_events_rate", "share of events never sent, 0 to 1"),
     ("--events-retry-window", "events_retry_window_s", "seconds an event is retried"),
     ("--events-max-backoff", "events_max_backoff_s", "longest wait between retries, seconds"),

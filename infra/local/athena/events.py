@@ -69,8 +69,9 @@ class EventPublisher:
         else:
             before = self._last_send.get(execution.id)
         url = self._config.events_url
-        if url is None:
+        if url is None or not self._wanted(execution.state):
             return
+        url = url.replace("{queryExecutionId}", execution.id)
         if execution.hints.drop_events or random.random() < self._config.drop_events_rate:
             log.info("dropping the %s event of %s as configured", execution.state, execution.id)
             return
@@ -80,6 +81,11 @@ class EventPublisher:
         task.add_done_callback(self._in_flight.discard)
         if not execution.is_final:
             self._last_send[execution.id] = task
+
+    def _wanted(self, state: str) -> bool:
+        """As a rule's event pattern filters `detail.currentState`."""
+        wanted = [name.strip() for name in self._config.events_states.split(",") if name.strip()]
+        return not wanted or state in wanted
 
     async def _send_after(
         self, before: asyncio.Task[None] | None, url: str, event: dict[str, Any]

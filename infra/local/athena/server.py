@@ -19,6 +19,7 @@ from .events import EventPublisher
 from .executions import Executions
 from .operations import OPERATIONS, Athena
 from .protocol import TARGET_PREFIX, AthenaServiceError, invalid_request, json_response
+from .quotas import RateLimits
 from .stats import CallStats
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ CONFIG = web.AppKey("config", LocalAthenaConfig)
 ATHENA = web.AppKey("athena", Athena)
 STATS = web.AppKey("stats", CallStats)
 EVENTS = web.AppKey("events", EventPublisher)
+LIMITS = web.AppKey("limits", RateLimits)
 
 routes = web.RouteTableDef()
 
@@ -35,6 +37,7 @@ def create_app(config: LocalAthenaConfig) -> web.Application:
     app = web.Application()
     app[CONFIG] = config
     app[STATS] = CallStats()
+    app[LIMITS] = RateLimits()
     app.add_routes(routes)
     app.cleanup_ctx.append(_athena_service)
     return app
@@ -58,7 +61,8 @@ async def athena_endpoint(request: web.Request) -> web.Response:
     try:
         operation = _operation(request)
         request.app[STATS].calls[operation] += 1
-        if random.random() < request.app[CONFIG].throttle_rate:
+        limited = not request.app[LIMITS].admit(operation, request.app[CONFIG])
+        if limited or random.random() < request.app[CONFIG].throttle_rate:
             request.app[STATS].throttled[operation] += 1
             raise AthenaServiceError(
                 "TooManyRequestsException",

@@ -1,0 +1,157 @@
+"""`make bench-scale`: many promises parked at once, and a burst against Athena's start quota.
+
+- parked: N promises on queries of `--run-time` seconds (so they end within the time it took
+  to submit them), in
+  `both` mode with events dropped (so only the sweeper can end them) or in `poll` mode. While
+  they are parked it reports Athena status calls a second (all of them, batched or not), the
+  memory of restate-server and the service per parked promise, then how long the last one
+  took to be delivered, and how many were lost or delivered twice.
+- burst: M submissions at once against a local Athena that admits 20 StartQueryExecution a
+  second (Athena's default quota) and refuses the rest as TooManyRequestsException.
+
+Not part of `make test`: it takes minutes. Asserts nothing; prints figures.
+"""
+
+import argparse
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from benchmarks.costs import group_rss_mb
+from infra.local.stack import ROOT, LocalStack, Ports, StackConfig
+from service.models import DEMO_QUERY
+
+
+def submit_all(stack: LocalStack, sqls: list[str]) -> list[str]:
+    """Fire-and-forget sends (the push path); returns the invocation ids."""
+
+    def one(sql: str) -> str:
+        body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
+        headers = {"idempotency-key": str(uuid.uuid4())}
+        url = f"{stack.ingress_url}/query/query/send"
+        for _ in range(20):
+            try:
+                response = requests.post(url, json=body, headers=headers, timeout=120)
+                if response.status_code == 202:
+                    return str(response.json()["invocationId"])
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        raise RuntimeError("the ingress refused a submission 20 times")
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        return list(pool.map(one, sqls))
+
+
+def athena_calls(stack: LocalStack) -> dict[str, int]:
+    calls = requests.get(f"{stack.athena_url}/_local/stats", timeout=30).json()["calls"]
+    return {name: int(count) for name, count in calls.items()}
+
+
+def status_calls(calls: dict[str, int]) -> int:
+    return calls.get("GetQueryExecution", 0) + calls.get("BatchGetQueryExecution", 0)
+
+
+def deliveries(stack: LocalStack) -> list[dict[str, object]]:
+    return list(requests.get(f"{stack.listener_url}/deliveries", timeout=120).json())
+
+
+def wait_for(what: str, done: Callable[[], bool], timeout_s: float) -> float:
+    began = time.monotonic()
+    while not done():
+        if time.monotonic() - began > timeout_s:
+            raise TimeoutError(f"{what}: not done after {timeout_s:g} s")
+        time.sleep(2)
+    return time.monotonic() - began
+
+
+def report_delivery(stack: LocalStack, invocations: list[str], since: float) -> None:
+    wanted = {f"msg_{invocation}" for invocation in invocations}
+    took = wait_for(
+        "deliveries",
+        lambda: wanted <= {str(d["webhook_id"]) for d in deliveries(stack)},
+        3600,
+    )
+    stored = [str(d["webhook_id"]) for d in deliveries(stack) if d["webhook_id"] in wanted]
+    attempts = sum(int(str(d.get("attempts", 1))) for d in deliveries(stack))
+    print(f"  all {len(wanted)} delivered {since + took:.1f} s after the queries ended")
+    print(f"  lost: {len(wanted - set(stored))}; stored twice: {len(stored) - len(set(stored))}")
+    print(f"  POSTs received (duplicates de-duplicated by the listener): {attempts}")
+
+
+def parked(stack: LocalStack, count: int, run_time_s: float) -> None:
+    print(f"\nParked: {count} promises, queries ending together after {run_time_s:g} s")
+    rss_before = {name: group_rss_mb(stack, name) for name in ("restate", "service")}
+    # One end time for all: each query runs until the same moment.
+    sqls = [
+        f"{DEMO_QUERY} -- {uuid.uuid4()}\n-- local-athena: run_time_s={run_time_s} drop_events=1"
+        for _ in range(count)
+    ]
+    began = time.monotonic()
+    invocations = submit_all(stack, sqls)
+    submitted = time.monotonic() - began
+    print(f"  submitted in {submitted:.1f} s ({count / submitted:.0f}/s)")
+    calls_before, window_began = athena_calls(stack), time.monotonic()
+    remaining = max(5.0, run_time_s - submitted - 5)
+    time.sleep(remaining)
+    calls_after, window = athena_calls(stack), time.monotonic() - window_began
+    rate = (status_calls(calls_after) - status_calls(calls_before)) / window
+    print(f"  status calls while parked: {rate:.2f}/s over {window:.0f} s (all promises together)")
+    for name, before in rss_before.items():
+        grown = group_rss_mb(stack, name) - before
+        print(f"  {name} memory: +{grown:.0f} MB, {grown * 1024 / count:.1f} KB per parked promise")
+    report_delivery(stack, invocations, since=0.0)
+
+
+def burst(stack: LocalStack, count: int) -> None:
+    print(f"\nBurst: {count} submissions at once; Athena admits 20 starts a second")
+    requests.post(
+        f"{stack.athena_url}/_local/config", json={"start_rate_limit": 20}, timeout=10
+    ).raise_for_status()
+    sqls = [f"{DEMO_QUERY} -- {uuid.uuid4()}\n-- local-athena: run_time_s=1" for _ in range(count)]
+    throttled_before = requests.get(f"{stack.athena_url}/_local/stats", timeout=30).json()
+    began = time.monotonic()
+    invocations = submit_all(stack, sqls)
+    print(f"  submitted in {time.monotonic() - began:.1f} s")
+    report_delivery(stack, invocations, since=0.0)
+    throttled = requests.get(f"{stack.athena_url}/_local/stats", timeout=30).json()["throttled"]
+    before = throttled_before["throttled"].get("StartQueryExecution", 0)
+    print(f"  starts refused as throttled: {throttled.get('StartQueryExecution', 0) - before}")
+    print(f"  everything done {time.monotonic() - began:.1f} s after the first submission")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parked", type=int, default=10_000, help="promises parked (10000)")
+    parser.add_argument("--run-time", type=float, default=150, help="their queries' seconds")
+    parser.add_argument("--burst", type=int, default=2_000, help="submissions at once (2000)")
+    parser.add_argument("--mode", choices=["both", "poll"], default="both")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    (workdir / "data").mkdir()
+    shutil.copy(ROOT / "data" / "sample.jsonl", workdir / "data")
+    config = StackConfig(
+        base_dir=workdir / "restate",
+        data_dir=workdir / "data",
+        ports=Ports.free(),
+        completion_mode=args.mode,
+        athena_args=["--queue-delay", "0"],
+    )
+    try:
+        with LocalStack(config) as stack:
+            if args.parked:
+                parked(stack, args.parked, args.run_time)
+            if args.burst:
+                burst(stack, args.burst)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Athena's "Athena Query State Change" event, as EventBridge (or the local Athena) sends it.
+
+Hostile input is expected here: the events endpoint is public. Fields are checked before any
+of them is used as a key: Athena's ids are UUIDs and its states a short list.
+"""
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from restate import TerminalError
+
+from service.athena.client import FINAL_STATES
+from service.models import describe_validation_error
+
+ATHENA_SOURCE = "aws.athena"
+STATE_CHANGE = "Athena Query State Change"
+# What completes a promise, or what status shows meanwhile. QUEUED tells nothing new: the
+# promise knows it started the query.
+USEFUL_STATES = frozenset({*FINAL_STATES, "RUNNING"})
+
+
+class StateChangeDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    query_execution_id: str = Field(alias="queryExecutionId", max_length=64)
+    current_state: str = Field(alias="currentState", max_length=32)
+    previous_state: str | None = Field(None, alias="previousState", max_length=32)
+    workgroup_name: str | None = Field(None, alias="workgroupName", max_length=128)
+    sequence_number: str | None = Field(None, alias="sequenceNumber", max_length=32)
+
+
+class StateChangeEvent(BaseModel):
+    """The EventBridge envelope; only the fields this service reads are required."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = Field(None, max_length=128)
+    source: str = Field(max_length=256)
+    detail_type: str = Field(alias="detail-type", max_length=256)
+    detail: StateChangeDetail
+
+    @property
+    def is_athena_state_change(self) -> bool:
+        return self.source == ATHENA_SOURCE and self.detail_type == STATE_CHANGE
+
+    @property
+    def query_execution_id(self) -> str:
+        return self.detail.query_execution_id
+
+    @property
+    def completes_or_informs(self) -> bool:
+        """A final state (it completes a promise) or RUNNING (what status shows meanwhile)."""
+        return self.is_athena_state_change and self.detail.current_state in USEFUL_STATES
+
+
+def parse_event(body: bytes) -> StateChangeEvent:
+    """The event, or a 400 naming the field: EventBridge does not retry it (it goes to the
+    dead-letter queue), and nothing is forwarded under a key nobody checked."""
+    try:
+        event = StateChangeEvent.model_validate_json(body)
+    except ValidationError as error:
+        message = describe_validation_error(error, "Athena state-change event")
+        raise TerminalError(message, 400) from None
+    if event.is_athena_state_change and not _is_uuid(event.query_execution_id):
+        message = "Invalid Athena state-change event. detail.queryExecutionId: is not a UUID"
+        raise TerminalError(message, 400)
+    return event
+
+
+def _is_uuid(text: str) -> bool:
+    parts = text.split("-")
+    return [len(part) for part in parts] == [8, 4, 4, 4, 12] and all(
+        char in "0123456789abcdefABCDEF" for part in parts for char in part
+    )
