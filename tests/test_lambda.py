@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from infra.local.components import EVENTS_PATH, EVENTS_STATES
 from infra.local.config import RESTATE_SERVER, ROOT, webhook_secret
 from infra.local.identity import request_identity
 from infra.local.lambda_endpoint import lambda_cost
@@ -89,6 +90,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaStack]:
     restate_command = [str(RESTATE_SERVER), "--base-dir", str(tmp / "restate")]
     athena_command = [python, "-m", "infra.local.athena", "--port", str(athena)]
     athena_command += ["--data", str(ROOT / "data"), "--results-dir", str(tmp / "results")]
+    # Events as the local stack sends them: to the query's own mailbox, for these states.
+    athena_command += ["--events-url", f"{local(ingress)}{EVENTS_PATH}"]
+    athena_command += ["--events-states", EVENTS_STATES]
     processes = [
         ManagedProcess(
             "restate",
@@ -100,7 +104,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaStack]:
         ),
         ManagedProcess(
             "athena",
-            [*athena_command, "--events-url", f"{local(ingress)}/athenaEvents/onStateChange"],
+            athena_command,
             base_env,
             tmp,
             f"{local(athena)}/_local/health",
