@@ -1,12 +1,15 @@
 """Every setting of the service: environment variables, read in this one place."""
 
+import os
 import re
 from collections.abc import Mapping
 from functools import lru_cache
 from ipaddress import IPv4Address
 from typing import Literal
 
+import boto3
 import restate
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import AliasChoices, Field, IPvAnyAddress, field_validator
 from pydantic_settings import BaseSettings
 
@@ -54,6 +57,8 @@ class Settings(BaseSettings):
 
     # Webhooks. The default secret is published: set WEBHOOK_SECRET anywhere but locally.
     webhook_secret: str = Field(DEV_WEBHOOK_SECRET, repr=False)
+    # On Lambda: the Secrets Manager secret holding WEBHOOK_SECRET, read once at start.
+    webhook_secret_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:secretsmanager:")
     allow_private_callbacks: bool = False
     webhook_attempt_timeout_s: float = Field(15.0, gt=0, le=300)
     webhook_retry_window_s: float = Field(DAY_S, gt=0, le=7 * DAY_S)
@@ -96,8 +101,28 @@ def split_keys(keys: str) -> list[str]:
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings from `environ` (default: the process environment), or a SettingsError."""
-    return load(Settings, environ)
+    """The settings from `environ` (default: the process environment), or a SettingsError.
+
+    On Lambda the webhook secret is not in the environment: WEBHOOK_SECRET_ARN names the
+    Secrets Manager secret that holds it, read here once per execution environment.
+    """
+    values = dict(os.environ if environ is None else environ)
+    arn = values.get("WEBHOOK_SECRET_ARN")
+    if arn and not values.get("WEBHOOK_SECRET"):
+        values["WEBHOOK_SECRET"] = read_secret(arn)
+    return load(Settings, values)
+
+
+def read_secret(arn: str) -> str:
+    """The secret's text; a SettingsError names the variable and the ARN, never the value."""
+    try:
+        answer = boto3.client("secretsmanager").get_secret_value(SecretId=arn)
+        return answer["SecretString"].strip()
+    except (BotoCoreError, ClientError, KeyError) as error:
+        raise SettingsError(
+            f"WEBHOOK_SECRET_ARN={arn!r}: the secret could not be read ({error}); check that "
+            "it exists in this region and that the function's role may read it."
+        ) from None
 
 
 @lru_cache(maxsize=1)
