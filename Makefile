@@ -2,9 +2,11 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-# `make up NODES=3 WORKERS=2`: a 3-node Restate cluster and 2 service processes.
+# `make up NODES=3 WORKERS=2`: a 3-node Restate cluster and 2 service processes;
+# `make up LAMBDA=1`: the service behind the local Lambda endpoint, registered by ARN.
 NODES ?= 1
 WORKERS ?= 1
+LAMBDA ?=
 
 # The machines run Node.js 20: keep jsii's end-of-life banner out of test and synth output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -35,7 +37,7 @@ demo: setup
 	$(PY) -m infra.local demo
 
 up: setup
-	$(PY) -m infra.local up --nodes $(NODES) --service-workers $(WORKERS)
+	$(PY) -m infra.local up --nodes $(NODES) --service-workers $(WORKERS) $(if $(LAMBDA),--lambda)
 
 bench: setup
 	$(PY) -m benchmarks
@@ -48,7 +50,8 @@ synth: setup
 	cd infra/aws && CDK_DISABLE_CLI_TELEMETRY=true PATH="$(CURDIR)/$(BIN):$$PATH" \
 		$(CURDIR)/node_modules/.bin/cdk synth --no-notices --quiet \
 		-c restateIngressUrl=https://restate.example.com:8080 \
-		-c restateApiKeySecretName=restate/ingress-api-key
+		-c restateApiKeySecretName=restate/ingress-api-key \
+		-c lambdaBundling=skip
 
 clean:
 	rm -rf $(VENV) node_modules .restate infra/aws/cdk.out .mypy_cache .ruff_cache .pytest_cache

@@ -15,11 +15,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from benchmarks.baseline import athena_client
 from benchmarks.costs import Costs
 from benchmarks.measure import Run, finish, one_baseline, one_promise
 from benchmarks.stats import mean, summary_ms
+from infra.local.lambda_endpoint import lambda_cost
 from infra.local.stack import ROOT, LocalStack, Ports, StackConfig
+from service.models import webhook_id_for
 
 
 def run(
@@ -57,6 +61,40 @@ def run(
         f"{throughput:.2f}",
         *costs,
     ]
+
+
+def throughput(
+    stack: LocalStack, name: str, measure: Callable[[], Run], queries: int, in_flight: int
+) -> list[str]:
+    """Queries a second with `in_flight` at once, to the pull (and push, if any) of the last."""
+    time.sleep(2)
+    before = Costs.now(stack)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        runs = list(pool.map(lambda _: measure(), range(queries)))
+    pushed = [webhook_id_for(one.invocation_id) for one in runs if one.invocation_id]
+    if pushed and "push" in name:
+        for webhook_id in pushed:
+            stack.wait_for_delivery(webhook_id, timeout_s=300)
+    took = time.perf_counter() - began
+    time.sleep(2)
+    costs = Costs.now(stack).per_query_since(before, queries)
+    p50 = sorted(one.elapsed_s for one in runs)[len(runs) // 2]
+    return [f"{name} ({in_flight} in flight)", f"{p50 * 1000:.0f}", f"{queries / took:.1f}", *costs]
+
+
+def report_throughput(rows: list[list[str]], queries: int) -> None:
+    headers = ["", "p50 ms", "q/s", "CPU ms/q: restate", "service", "athena", "listener"]
+    headers += ["invocations/q", "journal entries/q"]
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    print(f"\nThroughput: {queries} queries a row, Athena taking ~0 s (queued 0, running 0).")
+    for name, *cells in [headers, *rows]:
+        figures = (cell.rjust(width) for cell, width in zip(cells, widths[1:], strict=True))
+        print(name.ljust(widths[0]), *figures, sep="  ")
+    print(
+        "q/s: queries a second until every result was pulled (and, for push rows, every "
+        "webhook received by the listener)."
+    )
 
 
 def use_mode(stack: LocalStack, mode: str) -> None:
@@ -100,12 +138,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=20, help="queries per row (20)")
     parser.add_argument("--in-flight", type=int, default=8, help="concurrency of the last rows (8)")
+    parser.add_argument(
+        "--throughput-queries", type=int, default=300, help="queries per throughput row (300)"
+    )
+    parser.add_argument("--service-workers", type=int, default=1, help="service processes (1)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     (workdir / "data").mkdir()
     shutil.copy(ROOT / "data" / "sample.jsonl", workdir / "data")
     config = StackConfig(
-        base_dir=workdir / "restate", data_dir=workdir / "data", ports=Ports.free()
+        base_dir=workdir / "restate",
+        data_dir=workdir / "data",
+        ports=Ports.free(),
+        service_workers=args.service_workers,
     )
     print("Starting the local stack on free ports...", flush=True)
     rows = []
@@ -124,9 +169,45 @@ def main() -> None:
             rows.append(measure("boto3 loop, 100 ms poll", baseline, args.queries, args.in_flight))
             use_mode(stack, "both")
             rows.append(measure("restate, both", promise, args.queries, args.in_flight))
+            print("Measuring throughput at 100 in flight...", flush=True)
+            configure = f"{stack.athena_url}/_local/config"
+            quick = {"queue_delay_s": 0, "run_time_s": 0}
+            requests.post(configure, json=quick, timeout=10).raise_for_status()
+            count = args.throughput_queries
+            fast_loop = partial(one_baseline, stack, client, 0.02)
+            pull = partial(one_promise, stack, False)
+            rates = [
+                throughput(stack, "boto3 loop, 20 ms poll", fast_loop, count, 100),
+                throughput(stack, "restate, both, pull", pull, count, 100),
+                throughput(stack, "restate, both, pull + push", promise, count, 100),
+            ]
+        lambda_row = measure_lambda(workdir, rows, args.queries)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report(rows, args.queries)
+    print(lambda_row)
+    report_throughput(rates, args.throughput_queries)
+
+
+def measure_lambda(workdir: Path, rows: list[list[str]], queries: int) -> str:
+    """The same promise with the service on the local Lambda endpoint (its own stack, after
+    the first one stopped, so the two never share the 2 cores); returns Lambda's cost line."""
+    config = StackConfig(
+        base_dir=workdir / "restate-lambda",
+        data_dir=workdir / "data",
+        ports=Ports.free(),
+        use_lambda=True,
+    )
+    print("Measuring the service on the local Lambda endpoint...", flush=True)
+    with LocalStack(config) as stack:
+        client = athena_client(stack.athena_url)
+        promise = partial(one_promise, stack)
+        run(stack, client, "warm-up", promise, 3, 1)  # every worker warm first
+        stats_url = f"{stack.lambda_url}/_local/stats"
+        before = requests.get(stats_url, timeout=10).json()
+        rows.append(run(stack, client, "restate on lambda, both", promise, queries, 1))
+        after = requests.get(stats_url, timeout=10).json()
+    return lambda_cost(before, after, queries).row()
 
 
 if __name__ == "__main__":

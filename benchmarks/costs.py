@@ -17,6 +17,13 @@ COMPONENTS = ("restate", "service", "athena", "listener")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def component_of(process_name: str) -> str:
+    """The column a process counts in: cluster nodes and service workers add up, and the
+    local Lambda endpoint (with its workers) is where the service runs."""
+    base = process_name.split("-")[0]
+    return "service" if base == "lambda" else base
+
+
 def admin_sql(stack: LocalStack, sql: str) -> list[dict[str, Any]]:
     response = requests.post(
         f"{stack.admin_url}/query",
@@ -79,11 +86,11 @@ class Costs:
 
     @classmethod
     def now(cls, stack: LocalStack) -> "Costs":
-        cpu = {
-            name: group_cpu_s(process.pid)
-            for name, process in stack.processes.items()
-            if name in COMPONENTS and process.pid is not None
-        }
+        cpu: dict[str, float] = {}
+        for name, process in stack.processes.items():
+            component = component_of(name)
+            if component in COMPONENTS and process.pid is not None:
+                cpu[component] = cpu.get(component, 0.0) + group_cpu_s(process.pid)
         invocations = admin_sql(stack, "SELECT count(*) AS n FROM sys_invocation")[0]["n"]
         entries = admin_sql(stack, "SELECT count(*) AS n FROM sys_journal")[0]["n"]
         return cls(cpu, int(invocations), int(entries))

@@ -67,14 +67,14 @@ def awakeable_resolved_at(stack: LocalStack, invocation_id: str) -> float:
     return parse_time(rows[0]["appended_at"])
 
 
-def one_promise(stack: LocalStack) -> Run:
+def one_promise(stack: LocalStack, push: bool = True) -> Run:
     began = time.perf_counter()
+    body = {"query": f"{DEMO_QUERY} -- {uuid.uuid4()}"}
+    if push:
+        body["callback_url"] = f"{stack.listener_url}/callback"
     response = requests.post(
         f"{stack.ingress_url}/query/query",
-        json={
-            "query": f"{DEMO_QUERY} -- {uuid.uuid4()}",
-            "callback_url": f"{stack.listener_url}/callback",
-        },
+        json=body,
         headers={"idempotency-key": str(uuid.uuid4())},
         timeout=300,
     )
@@ -89,8 +89,8 @@ def one_promise(stack: LocalStack) -> Run:
     )
 
 
-def one_baseline(stack: LocalStack, client: Any) -> Run:
-    qid, elapsed = run_polling_loop(client, f"{DEMO_QUERY} -- {uuid.uuid4()}")
+def one_baseline(stack: LocalStack, client: Any, interval_s: float = 0.1) -> Run:
+    qid, elapsed = run_polling_loop(client, f"{DEMO_QUERY} -- {uuid.uuid4()}", interval_s)
     return Run(query_execution_id=qid, elapsed_s=elapsed, athena_total_s=0.0)
 
 

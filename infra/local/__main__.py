@@ -10,6 +10,7 @@ from pathlib import Path
 from envconfig import SettingsError
 from infra.local.config import local_url
 from infra.local.demo import run_demo
+from infra.local.lambda_endpoint.wiring import function_arn
 from infra.local.processes import StackError
 from infra.local.stack import LocalStack, StackConfig
 
@@ -32,7 +33,11 @@ def up(config: StackConfig) -> None:
             print(f"Restate admin/UI  {stack.admin_url}")
         workers = config.service_workers
         processes = f", {workers} processes" if workers > 1 else ""
-        print(f"service           {stack.service_url} (registered{processes})")
+        if config.use_lambda:
+            arn = function_arn()
+            print(f"local Lambda      {stack.lambda_url} ({arn}, registered; /_local/stats)")
+        else:
+            print(f"service           {stack.service_url} (registered{processes})")
         print(f"local Athena      {stack.athena_url}")
         if config.with_listener:
             print(f"listener          {stack.listener_url}/callback")
@@ -67,10 +72,21 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="service processes behind the one registered URL",
     )
+    parser.add_argument(
+        "--lambda",
+        dest="use_lambda",
+        action="store_true",
+        help="run the service behind a local AWS Lambda endpoint, registered by ARN",
+    )
     args = parser.parse_args(argv)
+    if args.use_lambda and args.service_workers > 1:
+        parser.error("--service-workers has no meaning with --lambda: Lambda scales itself")
     try:
         config = StackConfig(
-            completion_mode=args.mode, nodes=args.nodes, service_workers=args.service_workers
+            completion_mode=args.mode,
+            nodes=args.nodes,
+            service_workers=args.service_workers,
+            use_lambda=args.use_lambda,
         )
         if args.base_dir:
             config.base_dir = args.base_dir.resolve()

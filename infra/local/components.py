@@ -7,6 +7,7 @@ from pathlib import Path
 from infra.local.cluster import define_nodes
 from infra.local.config import RESTATE_SERVER, StackConfig, local_url, restate_node_ports
 from infra.local.identity import RequestIdentity, request_identity
+from infra.local.lambda_endpoint.wiring import lambda_process, restate_lambda_env
 from infra.local.ports import free_port
 from infra.local.processes import ManagedProcess
 
@@ -34,8 +35,12 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         "RESTATE_IDENTITY_KEYS": identity.public_key,
         **config.service_env,
     }
+    # With --lambda, restate-server sends Lambda Invoke calls to the local endpoint.
+    restate_env = base_env | (
+        restate_lambda_env(ports.lambda_endpoint) if config.use_lambda else {}
+    )
     processes = [
-        *define_restate(config, log_dir, identity, base_env),
+        *define_restate(config, log_dir, identity, restate_env),
         ManagedProcess(
             "athena",
             [
@@ -61,7 +66,11 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
             f"{local_url(ports.athena)}/_local/health",
             ports=[ports.athena],
         ),
-        *define_service(config, log_dir, service_env),
+        *(
+            [lambda_process(ports.lambda_endpoint, service_env, log_dir)]
+            if config.use_lambda
+            else define_service(config, log_dir, service_env)
+        ),
     ]
     if config.with_listener:
         listener_env = {**base_env, "WEBHOOK_SECRET": config.webhook_secret}

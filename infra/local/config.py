@@ -26,6 +26,7 @@ class Ports(BaseSettings):
     service: int = Field(9080, ge=1, le=65535, validation_alias="SERVICE_PORT")
     athena: int = Field(9200, ge=1, le=65535, validation_alias="LOCAL_ATHENA_PORT")
     listener: int = Field(9000, ge=1, le=65535, validation_alias="LISTENER_PORT")
+    lambda_endpoint: int = Field(9300, ge=1, le=65535, validation_alias="LOCAL_LAMBDA_PORT")
 
     @classmethod
     def from_environment(cls) -> "Ports":
@@ -79,6 +80,8 @@ class StackConfig:
     cluster_ports: list[NodePorts] = field(default_factory=list)
     # Service processes behind the one registered URL.
     service_workers: int = 1
+    # The service behind the local Lambda endpoint, registered by ARN, instead of processes.
+    use_lambda: bool = False
     # Each worker's own port when there are several; empty means free ports.
     worker_ports: list[int] = field(default_factory=list)
     with_listener: bool = True

@@ -23,6 +23,7 @@ from infra.local.config import (
     local_url,
     restate_node_ports,
 )
+from infra.local.lambda_endpoint.wiring import function_arn, registration
 from infra.local.processes import ManagedProcess, StackError, port_is_free
 
 __all__ = ["ROOT", "LocalStack", "NodePorts", "Ports", "StackConfig"]
@@ -80,6 +81,10 @@ class LocalStack:
     def athena_results_dir(self) -> Path:
         """Where the local Athena writes result files: `s3://...` maps to a folder here."""
         return self.config.base_dir / "athena-results"
+
+    @property
+    def lambda_url(self) -> str:
+        return local_url(self.ports.lambda_endpoint)
 
     @property
     def service_url(self) -> str:
@@ -155,7 +160,11 @@ class LocalStack:
 
     def register_deployment(self) -> None:
         """Tell Restate where the service is. Safe to repeat: the same endpoint is a no-op."""
-        body = json.dumps({"uri": self.service_url, "force": False}).encode()
+        where = function_arn() if self.config.use_lambda else self.service_url
+        deployment = (
+            registration(where) if self.config.use_lambda else {"uri": where, "force": False}
+        )
+        body = json.dumps(deployment).encode()
         request = urllib.request.Request(
             f"{self.admin_url}/deployments",
             data=body,
@@ -168,7 +177,7 @@ class LocalStack:
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")
             raise StackError(
-                f"Restate refused to register the service at {self.service_url} "
+                f"Restate refused to register the service at {where} "
                 f"(HTTP {error.code}): {detail}. If the service's handlers changed "
                 f"incompatibly, remove {self.config.base_dir} and start again."
             ) from None
@@ -205,7 +214,10 @@ class LocalStack:
             wanted[f"Restate ingress{label}"] = node.ingress
             wanted[f"Restate admin{label}"] = node.admin
             wanted[f"Restate node-to-node{label}"] = node.fabric
-        wanted["service"] = self.ports.service
+        if self.config.use_lambda:
+            wanted["local Lambda"] = self.ports.lambda_endpoint
+        else:
+            wanted["service"] = self.ports.service
         for index, port in enumerate(self.config.worker_ports):
             wanted[f"service worker {index + 1}"] = port
         wanted["local Athena"] = self.ports.athena
@@ -217,5 +229,5 @@ class LocalStack:
                 f"Port {', '.join(taken)} is already in use. Stop whatever uses it "
                 "(another `python -m infra.local up`?) or choose other ports with "
                 "RESTATE_INGRESS_PORT, RESTATE_ADMIN_PORT, RESTATE_FABRIC_PORT, SERVICE_PORT, "
-                "LOCAL_ATHENA_PORT and LISTENER_PORT."
+                "LOCAL_ATHENA_PORT, LISTENER_PORT and LOCAL_LAMBDA_PORT."
             )
