@@ -331,14 +331,16 @@ def test_workgroup_enforces_results_location_and_publishes_metrics(synth: Synthe
     }
 
 
-def test_rule_matches_final_state_changes_in_the_workgroup(synth: Synthesized) -> None:
+def test_rule_matches_running_and_final_state_changes_in_the_workgroup(
+    synth: Synthesized,
+) -> None:
     _, rule = synth.only("AWS::Events::Rule")
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.athena"],
         "detail-type": ["Athena Query State Change"],
         "detail": {
             "workgroupName": ["demo-workgroup"],
-            "currentState": ["SUCCEEDED", "FAILED", "CANCELLED"],
+            "currentState": ["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"],
         },
     }
 
@@ -358,7 +360,7 @@ def test_api_destination_posts_to_the_restate_handler_with_the_api_key(
     _, destination = synth.only("AWS::Events::ApiDestination")
     properties = destination["Properties"]
     assert properties["InvocationEndpoint"] == (
-        "https://restate.example.com:8080/athenaEvents/onStateChange"
+        "https://restate.example.com:8080/completion/*/onEvent"
     )
     assert properties["HttpMethod"] == "POST"
     assert properties["InvocationRateLimitPerSecond"] > 0
@@ -372,6 +374,8 @@ def test_rule_target_has_dead_letter_queue_and_retry_policy(synth: Synthesized) 
     queue_id, queue = synth.only("AWS::SQS::Queue")
     assert target["Arn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
     assert "Input" not in target and "InputTransformer" not in target  # the whole envelope
+    # The `*` of the endpoint's path is the query's id: one hop to its mailbox.
+    assert target["HttpParameters"]["PathParameterValues"] == ["$.detail.queryExecutionId"]
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 64}
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -538,7 +542,7 @@ def test_settings_accept_an_optional_service_principal() -> None:
     assert settings.service_principal_arn == principal
     assert settings_for(CONTEXT).service_principal_arn is None
     trailing_slash = settings_for({**CONTEXT, "restateIngressUrl": "https://r.example.com/"})
-    assert trailing_slash.events_endpoint == "https://r.example.com/athenaEvents/onStateChange"
+    assert trailing_slash.events_endpoint == "https://r.example.com/completion/*/onEvent"
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,11 @@ from infra.schema import DATA_DIR, ColumnType, TableSchema, load_schema
 WORKGROUP_NAME = "demo-workgroup"
 DATA_PREFIX = "data/"
 RESULTS_PREFIX = "results/"
-EVENTS_HANDLER_PATH = "/athenaEvents/onStateChange"
-# Only final states resolve an awakeable; the handler ignores the others, so they are not sent.
-FINAL_STATES = ["SUCCEEDED", "FAILED", "CANCELLED"]
+# Straight to the query's mailbox: EventBridge fills the `*` with the query's id.
+EVENTS_HANDLER_PATH = "/completion/*/onEvent"
+EVENTS_PATH_PARAMETERS = ["$.detail.queryExecutionId"]
+# Final states resolve the promise, RUNNING is what its status shows; QUEUED is not sent.
+EVENT_STATES = ["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
 
 # Schema column types are Hive types already; the map makes the Glue type explicit per type.
 GLUE_TYPES: dict[ColumnType, str] = {
@@ -446,25 +448,28 @@ class AthenaPromiseStack(Stack):
             connection=connection,
             endpoint=settings.events_endpoint,
             http_method=events.HttpMethod.POST,
-            rate_limit_per_second=20,
-            description="Restate athenaEvents/onStateChange",
+            # Two events a query (RUNNING, final): room for 50 queries a second.
+            rate_limit_per_second=100,
+            description="Restate completion/{queryExecutionId}/onEvent",
         )
 
-        # Athena's final state changes in this workgroup, sent whole (the EventBridge envelope)
-        # to Restate as plain application/json (EventBridge's default adds a charset); failed
-        # deliveries are retried for two hours, then dead-lettered.
+        # Athena's state changes in this workgroup (RUNNING and final), sent whole (the
+        # EventBridge envelope) to the query's own mailbox in Restate as plain
+        # application/json (EventBridge's default adds a charset); failed deliveries are
+        # retried for two hours, then dead-lettered.
         events.Rule(
             self,
             "QueryStateChangeRule",
-            description="Final Athena query states in demo-workgroup, to Restate",
+            description="Athena query states in demo-workgroup, to Restate",
             event_pattern=events.EventPattern(
                 source=["aws.athena"],
                 detail_type=["Athena Query State Change"],
-                detail={"workgroupName": [WORKGROUP_NAME], "currentState": FINAL_STATES},
+                detail={"workgroupName": [WORKGROUP_NAME], "currentState": EVENT_STATES},
             ),
             targets=[
                 targets.ApiDestination(
                     destination,
+                    path_parameter_values=EVENTS_PATH_PARAMETERS,
                     header_parameters={"Content-Type": "application/json"},
                     dead_letter_queue=dead_letter_queue,
                     max_event_age=Duration.hours(2),
