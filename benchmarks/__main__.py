@@ -7,7 +7,6 @@ asserts nothing.
 
 import argparse
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +18,36 @@ import requests
 
 from benchmarks.baseline import athena_client
 from benchmarks.costs import Costs
-from benchmarks.measure import Run, finish, one_baseline, one_promise
-from benchmarks.stats import mean, summary_ms
+from benchmarks.measure import Run, finish, one_baseline, one_promise, scratch_workdir
+from benchmarks.stats import mean, print_table, summary_ms
 from infra.local.lambda_endpoint import lambda_cost
-from infra.local.stack import ROOT, LocalStack, Ports, StackConfig
+from infra.local.stack import LocalStack, Ports, StackConfig
 from service.models import webhook_id_for
+
+
+def measured(
+    stack: LocalStack,
+    measure: Callable[[], Run],
+    queries: int,
+    in_flight: int,
+    *,
+    wait_for_push: bool,
+) -> tuple[list[Run], float, list[str]]:
+    """The row's runs, its seconds (to the last pull, or push), and its costs per query."""
+    # Let the previous row's stragglers (delayed clean-ups, late events) settle first.
+    time.sleep(2)
+    before = Costs.now(stack)
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        runs = list(pool.map(lambda _: measure(), range(queries)))
+    if wait_for_push:
+        for one in runs:
+            if one.invocation_id:
+                stack.wait_for_delivery(webhook_id_for(one.invocation_id), timeout_s=300)
+    took = time.perf_counter() - began
+    # Webhooks, late events and clean-ups belong to the row: give them a moment to land.
+    time.sleep(2)
+    return runs, took, Costs.now(stack).per_query_since(before, queries)
 
 
 def run(
@@ -34,16 +58,8 @@ def run(
     queries: int,
     in_flight: int,
 ) -> list[str]:
-    # Let the previous row's stragglers (delayed clean-ups, late events) settle first.
-    time.sleep(2)
-    before = Costs.now(stack)
-    began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        runs = list(pool.map(lambda _: measure(), range(queries)))
-    throughput = queries / (time.perf_counter() - began)
-    # Webhooks, late events and clean-ups belong to the row: give them a moment to land.
-    time.sleep(2)
-    costs = Costs.now(stack).per_query_since(before, queries)
+    runs, took, costs = measured(stack, measure, queries, in_flight, wait_for_push=False)
+    throughput = queries / took
     samples = [finish(stack, client, one) for one in runs]
 
     def column(values: list[float | None]) -> str:
@@ -67,18 +83,7 @@ def throughput(
     stack: LocalStack, name: str, measure: Callable[[], Run], queries: int, in_flight: int
 ) -> list[str]:
     """Queries a second with `in_flight` at once, to the pull (and push, if any) of the last."""
-    time.sleep(2)
-    before = Costs.now(stack)
-    began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        runs = list(pool.map(lambda _: measure(), range(queries)))
-    pushed = [webhook_id_for(one.invocation_id) for one in runs if one.invocation_id]
-    if pushed and "push" in name:
-        for webhook_id in pushed:
-            stack.wait_for_delivery(webhook_id, timeout_s=300)
-    took = time.perf_counter() - began
-    time.sleep(2)
-    costs = Costs.now(stack).per_query_since(before, queries)
+    runs, took, costs = measured(stack, measure, queries, in_flight, wait_for_push="push" in name)
     p50 = sorted(one.elapsed_s for one in runs)[len(runs) // 2]
     return [f"{name} ({in_flight} in flight)", f"{p50 * 1000:.0f}", f"{queries / took:.1f}", *costs]
 
@@ -86,14 +91,12 @@ def throughput(
 def report_throughput(rows: list[list[str]], queries: int) -> None:
     headers = ["", "p50 ms", "q/s", "CPU ms/q: restate", "service", "athena", "listener"]
     headers += ["invocations/q", "journal entries/q"]
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    print(f"\nThroughput: {queries} queries a row, Athena taking ~0 s (queued 0, running 0).")
-    for name, *cells in [headers, *rows]:
-        figures = (cell.rjust(width) for cell, width in zip(cells, widths[1:], strict=True))
-        print(name.ljust(widths[0]), *figures, sep="  ")
-    print(
+    print_table(
+        f"Throughput: {queries} queries a row, Athena taking ~0 s (queued 0, running 0).",
+        headers,
+        rows,
         "q/s: queries a second until every result was pulled (and, for push rows, every "
-        "webhook received by the listener)."
+        "webhook received by the listener).",
     )
 
 
@@ -119,18 +122,16 @@ def report(rows: list[list[str]], queries: int) -> None:
         "invocations/q",
         "journal entries/q",
     ]
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    print(f"\n{queries} queries a row; local Athena ~0.3 s queued + 1.5 s running; times in ms.")
-    for name, *cells in [headers, *rows]:
-        figures = (cell.rjust(width) for cell, width in zip(cells, widths[1:], strict=True))
-        print(name.ljust(widths[0]), *figures, sep="  ")
-    print(
+    print_table(
+        f"{queries} queries a row; local Athena ~0.3 s queued + 1.5 s running; times in ms.",
+        headers,
+        rows,
         "overhead: end-to-end minus Athena's TotalExecutionTime. done->awakeable: Athena's "
         "CompletionDateTime to Restate journaling the awakeable's resolution. calls/q: Athena "
         "API calls per query; polls/q: status calls before the query finished. CPU ms/q: user and "
         "system CPU of each process group per query, over the row (the benchmark's own look-ups "
         "come after). invocations/q and journal entries/q: Restate's sys_invocation and "
-        "sys_journal rows per query."
+        "sys_journal rows per query.",
     )
 
 
@@ -143,9 +144,7 @@ def main() -> None:
     )
     parser.add_argument("--service-workers", type=int, default=1, help="service processes (1)")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    (workdir / "data").mkdir()
-    shutil.copy(ROOT / "data" / "sample.jsonl", workdir / "data")
+    workdir = scratch_workdir("bench-")
     config = StackConfig(
         base_dir=workdir / "restate",
         data_dir=workdir / "data",

@@ -9,9 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from infra.local.stack import LocalStack
+from infra.local.stack import admin_sql as stack_admin_sql
 
 COMPONENTS = ("restate", "service", "athena", "listener")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -25,14 +24,7 @@ def component_of(process_name: str) -> str:
 
 
 def admin_sql(stack: LocalStack, sql: str) -> list[dict[str, Any]]:
-    response = requests.post(
-        f"{stack.admin_url}/query",
-        json={"query": sql},
-        headers={"accept": "application/json"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return list(response.json()["rows"])
+    return stack_admin_sql(stack.admin_url, sql)
 
 
 def group_stats(pgid: int) -> list[tuple[str, list[str]]]:

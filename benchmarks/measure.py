@@ -5,18 +5,30 @@ the whole row is over and its costs are taken, `finish` looks up what the figure
 the look-ups cost neither throughput nor the row's CPU.
 """
 
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from benchmarks.baseline import run_polling_loop
 from benchmarks.costs import admin_sql
-from infra.local.stack import LocalStack
+from infra.local.stack import ROOT, LocalStack
 from service.models import DEMO_QUERY, webhook_id_for
+
+
+def scratch_workdir(prefix: str) -> Path:
+    """A temporary folder with a copy of the sample data: each run's Restate state starts
+    empty and is thrown away with it."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    (workdir / "data").mkdir()
+    shutil.copy(ROOT / "data" / "sample.jsonl", workdir / "data")
+    return workdir
 
 
 @dataclass

@@ -14,17 +14,16 @@ Not part of `make test`: it takes minutes. Asserts nothing; prints figures.
 
 import argparse
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 
 from benchmarks.costs import group_rss_mb
-from infra.local.stack import ROOT, LocalStack, Ports, StackConfig
+from benchmarks.measure import scratch_workdir
+from infra.local.stack import LocalStack, Ports, StackConfig
 from service.models import DEMO_QUERY
 
 
@@ -133,9 +132,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=2_000, help="submissions at once (2000)")
     parser.add_argument("--mode", choices=["both", "poll"], default="both")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    (workdir / "data").mkdir()
-    shutil.copy(ROOT / "data" / "sample.jsonl", workdir / "data")
+    workdir = scratch_workdir("bench-scale-")
     config = StackConfig(
         base_dir=workdir / "restate",
         data_dir=workdir / "data",

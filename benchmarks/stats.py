@@ -19,3 +19,13 @@ def summary_ms(values_s: list[float]) -> str:
 
 def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]], footnote: str) -> None:
+    """A title, aligned columns (names left, figures right), and what the figures mean."""
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    print(f"\n{title}")
+    for name, *cells in [headers, *rows]:
+        figures = (cell.rjust(width) for cell, width in zip(cells, widths[1:], strict=True))
+        print(name.ljust(widths[0]), *figures, sep="  ")
+    print(footnote)

@@ -17,7 +17,7 @@ import requests
 
 from infra.local.config import NodePorts
 from infra.local.processes import free_port
-from infra.local.stack import LocalStack
+from infra.local.stack import LocalStack, admin_sql
 from tests.stack_support import deliveries, executions_of, running_stack, tagged, wait_until
 
 pytestmark = pytest.mark.e2e  # real processes: three restate-servers, the service, ...
@@ -88,17 +88,6 @@ def answers_for(ingress: str, key: str) -> bool:
     except requests.RequestException:
         return False
     return response.status_code in (200, 470)
-
-
-def admin_sql(admin_url: str, query: str) -> list[dict[str, Any]]:
-    response = requests.post(
-        f"{admin_url}/query",
-        json={"query": query},
-        headers={"accept": "application/json"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return list(response.json()["rows"])
 
 
 def leaders_of(stack: LocalStack, keys: set[str], admin_url: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from infra.local.athena.events import eventbridge_envelope
-from infra.local.stack import LocalStack
+from infra.local.stack import LocalStack, admin_sql
 from service.models import DEMO_QUERY
 from tests.stack_support import (
     athena_stats,
@@ -58,14 +58,7 @@ def only_execution(stack: LocalStack, sql: str) -> dict[str, Any]:
 
 
 def admin_query(stack: LocalStack, sql: str) -> list[dict[str, Any]]:
-    response = requests.post(
-        f"{stack.admin_url}/query",
-        json={"query": sql},
-        headers={"accept": "application/json"},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return list(response.json()["rows"])
+    return admin_sql(stack.admin_url, sql)
 
 
 def failing_invocations(stack: LocalStack) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +31,7 @@ from infra.local.lambda_endpoint.wiring import (
     restate_lambda_env,
 )
 from infra.local.processes import ManagedProcess, free_port
+from tests.stack_support import wait_until
 
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the Lambda endpoint, ...
 
@@ -174,16 +175,6 @@ def executions_of(stack: LambdaStack, sql: str) -> dict[str, Any]:
 def delivery(stack: LambdaStack, webhook_id: str) -> dict[str, Any] | None:
     response = requests.get(f"{stack.listener}/deliveries/{webhook_id}", timeout=10)
     return dict(response.json()) if response.status_code == 200 else None
-
-
-def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 def invocation_statuses(stack: LambdaStack, target_prefix: str) -> list[str]:

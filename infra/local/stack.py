@@ -29,6 +29,19 @@ from infra.local.processes import ManagedProcess, StackError, port_is_free
 __all__ = ["ROOT", "LocalStack", "NodePorts", "Ports", "StackConfig"]
 
 
+def admin_sql(admin_url: str, sql: str) -> list[dict[str, Any]]:
+    """Rows of a query on Restate's introspection tables (`sys_invocation`, `sys_journal`,
+    ...), through the admin API's SQL endpoint."""
+    request = urllib.request.Request(
+        f"{admin_url}/query",
+        data=json.dumps({"query": sql}).encode(),
+        headers={"content-type": "application/json", "accept": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return list(json.load(response)["rows"])
+
+
 class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
