@@ -2,6 +2,7 @@
 
 Full jitter (a uniform draw between zero and the capped exponential) spreads out the
 retries of many clients that failed together, instead of having them retry in step.
+Not `service.backoff`: a client is deployed apart from the service and imports none of it.
 """
 
 import random

@@ -87,10 +87,16 @@ def promise_call(
 
 
 def _request(
-    session: requests.Session, method: str, url: str, ingress: str, timeout: float, **kwargs: object
+    session: requests.Session,
+    method: str,
+    url: str,
+    ingress: str,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
 ) -> requests.Response:
     try:
-        return session.request(method, url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
+        return session.request(method, url, timeout=timeout, headers=headers, data=data)
     except requests.ConnectionError:
         raise PollFailure(ExitCode.UNREACHABLE, unreachable_message(ingress)) from None
     except requests.Timeout:

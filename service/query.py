@@ -49,6 +49,8 @@ class PromiseStart(BaseModel):
 
 @query.handler(
     "query",
+    # Any content type: the body is parsed as JSON whatever curl's default says it is.
+    accept="*/*",
     input_serde=BytesSerde(),
     output_serde=BytesSerde(),
     # How long an idempotency key keeps answering with its result: re-attach within a day.

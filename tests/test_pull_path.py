@@ -4,6 +4,7 @@ import json
 import uuid
 
 import pytest
+import requests
 
 from infra.local.stack import LocalStack
 from service.models import DEMO_QUERY
@@ -162,3 +163,18 @@ def test_queries_complete_with_30_percent_of_athena_calls_throttled(stack: Local
     assert [r["state"] for r in results] == ["SUCCEEDED"] * 4
     assert all(r["rows"] == [[42.0]] for r in results)
     assert sum(athena_stats(stack)["throttled"].values()) > throttled_before
+
+
+def test_any_content_type_is_read_as_json(stack: LocalStack) -> None:
+    """`curl -d '{}'` sends a form content type; the body is JSON all the same."""
+    response = requests.post(
+        f"{stack.ingress_url}/query/query",
+        data=b"{}",
+        headers={
+            "idempotency-key": str(uuid.uuid4()),
+            "content-type": "application/x-www-form-urlencoded",
+        },
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["rows"] == [[42.0]]
