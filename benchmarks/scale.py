@@ -24,7 +24,7 @@ import requests
 from benchmarks.costs import group_rss_mb
 from benchmarks.measure import scratch_workdir
 from infra.local.stack import LocalStack, Ports, StackConfig
-from service.models import DEMO_QUERY
+from service.models import DEMO_QUERY, webhook_id_for
 
 
 def submit_all(stack: LocalStack, sqls: list[str]) -> list[str]:
@@ -70,18 +70,19 @@ def wait_for(what: str, done: Callable[[], bool], timeout_s: float) -> float:
     return time.monotonic() - began
 
 
-def report_delivery(stack: LocalStack, invocations: list[str], since: float) -> None:
-    wanted = {f"msg_{invocation}" for invocation in invocations}
+def report_delivery(stack: LocalStack, invocations: list[str], waited_for: str) -> None:
+    wanted = {webhook_id_for(invocation) for invocation in invocations}
     took = wait_for(
         "deliveries",
         lambda: wanted <= {str(d["webhook_id"]) for d in deliveries(stack)},
         3600,
     )
-    stored = [str(d["webhook_id"]) for d in deliveries(stack) if d["webhook_id"] in wanted]
-    attempts = sum(int(str(d.get("attempts", 1))) for d in deliveries(stack))
-    print(f"  all {len(wanted)} delivered {since + took:.1f} s after the queries ended")
+    mine = [d for d in deliveries(stack) if d["webhook_id"] in wanted]
+    stored = [str(d["webhook_id"]) for d in mine]
+    posts = sum(int(str(d.get("attempts", 1))) for d in mine)
+    print(f"  all {len(wanted)} delivered {took:.1f} s after {waited_for}")
     print(f"  lost: {len(wanted - set(stored))}; stored twice: {len(stored) - len(set(stored))}")
-    print(f"  POSTs received (duplicates de-duplicated by the listener): {attempts}")
+    print(f"  POSTs received: {posts} (the listener keeps one per webhook-id)")
 
 
 def parked(stack: LocalStack, count: int, run_time_s: float) -> None:
@@ -105,7 +106,7 @@ def parked(stack: LocalStack, count: int, run_time_s: float) -> None:
     for name, before in rss_before.items():
         grown = group_rss_mb(stack, name) - before
         print(f"  {name} memory: +{grown:.0f} MB, {grown * 1024 / count:.1f} KB per parked promise")
-    report_delivery(stack, invocations, since=0.0)
+    report_delivery(stack, invocations, "the parked window")
 
 
 def burst(stack: LocalStack, count: int) -> None:
@@ -118,7 +119,7 @@ def burst(stack: LocalStack, count: int) -> None:
     began = time.monotonic()
     invocations = submit_all(stack, sqls)
     print(f"  submitted in {time.monotonic() - began:.1f} s")
-    report_delivery(stack, invocations, since=0.0)
+    report_delivery(stack, invocations, "the last submission")
     throttled = requests.get(f"{stack.athena_url}/_local/stats", timeout=30).json()["throttled"]
     before = throttled_before["throttled"].get("StartQueryExecution", 0)
     print(f"  starts refused as throttled: {throttled.get('StartQueryExecution', 0) - before}")
