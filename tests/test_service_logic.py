@@ -99,6 +99,7 @@ def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:
         first_backoff_s=1,
         max_backoff_s=600,
         allow_private=False,
+        started_at=0.0,
     )
     assert backoff_s(policy, 1, 0.0, None) == 0.5
     assert backoff_s(policy, 1, 1.0, None) == 1.0

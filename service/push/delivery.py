@@ -29,11 +29,20 @@ class DeliveryRequest(BaseModel):
 
 
 class DeliveryPolicy(BaseModel):
+    """The settings this delivery runs with, and when it began: one journaled step."""
+
     attempt_timeout_s: float
     retry_window_s: float
     first_backoff_s: float
     max_backoff_s: float
     allow_private: bool
+    started_at: float
+
+
+class Attempt(AttemptOutcome):
+    """One POST's outcome, and when it was over (journaled with it: no step of its own)."""
+
+    finished_at: float
 
 
 DeliveryState = Literal["pending", "retrying", "delivered", "gave_up"]
@@ -56,6 +65,7 @@ def delivery_policy() -> DeliveryPolicy:
         first_backoff_s=current.webhook_first_backoff_s,
         max_backoff_s=current.webhook_max_backoff_s,
         allow_private=current.allow_private_callbacks,
+        started_at=time.time(),
     )
 
 
@@ -70,13 +80,13 @@ def backoff_s(
 
 async def attempt_delivery(
     request: DeliveryRequest, webhook_id: str, policy: DeliveryPolicy
-) -> AttemptOutcome:
+) -> Attempt:
     # Signed when sent, inside the step: a POST re-sent after an outage carries a fresh
     # timestamp, not one the receiver's tolerance window would refuse.
     timestamp = int(time.time())
     body = request.body.encode()
     headers = signed_headers(settings().webhook_secret, webhook_id, timestamp, body)
-    return await post_webhook(
+    outcome = await post_webhook(
         request.callback_url,
         body,
         headers,
@@ -84,24 +94,23 @@ async def attempt_delivery(
         allow_private=policy.allow_private,
         now=float(timestamp),
     )
+    return Attempt(**outcome.model_dump(), finished_at=time.time())
 
 
 @webhook_delivery.handler("deliver", ingress_private=True)
 async def deliver(ctx: restate.ObjectContext, request: DeliveryRequest) -> DeliveryStatus:
     status = DeliveryStatus(webhook_id=ctx.key(), callback_url=request.callback_url)
     policy: DeliveryPolicy = await ctx.run_typed("delivery policy", delivery_policy)
-    started = await ctx.time()
     while True:
         # The POST is one step: if we crash after it but before the journal records it, it is
         # sent again with the same webhook-id, and the receiver de-duplicates.
-        outcome: AttemptOutcome = await ctx.run_typed(
+        outcome: Attempt = await ctx.run_typed(
             "POST webhook", attempt_delivery, RunOptions(), request, ctx.key(), policy
         )
-        now = await ctx.time()
         status.attempts += 1
         status.last_status, status.last_error = outcome.status, outcome.error
         delay = backoff_s(policy, status.attempts, ctx.random().random(), outcome.retry_after_s)
-        out_of_time = now + delay - started > policy.retry_window_s
+        out_of_time = outcome.finished_at + delay - policy.started_at > policy.retry_window_s
         if outcome.verdict == "retry" and not out_of_time:
             status.state = "retrying"
             ctx.set("status", status)
