@@ -40,6 +40,7 @@ up: setup
 	$(PY) -m infra.local up --nodes $(NODES) --service-workers $(WORKERS) $(if $(LAMBDA),--lambda)
 
 bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) -m benchmarks
 
 # Minutes long, not part of `make test`: 10,000 parked promises and a 2,000 burst.

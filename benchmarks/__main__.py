@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from benchmarks.baseline import athena_client
+from benchmarks.chart import write_chart
 from benchmarks.costs import Costs
 from benchmarks.measure import Run, finish, one_baseline, one_promise, scratch_workdir
 from benchmarks.stats import mean, print_table, summary_ms
@@ -186,6 +187,23 @@ def main() -> None:
     report(rows, args.queries)
     print(lambda_row)
     report_throughput(rates, args.throughput_queries)
+    print(write_chart(chart_series(rows, rates)))
+
+
+def chart_series(
+    rows: list[list[str]], rates: list[list[str]]
+) -> dict[str, list[tuple[int, float]]]:
+    """End-to-end p50 by load, for the loop and the promise with push, from the tables."""
+    lines = {"boto3 loop": "boto3 loop", "durable promise, both, push": "restate, both"}
+    series: dict[str, list[tuple[int, float]]] = {name: [] for name in lines}
+    for row in [*rows, *rates]:
+        label, p50 = row[0], float(row[1].split()[0])
+        load = int(label.rsplit("(", 1)[1].split()[0])
+        for name, prefix in lines.items():
+            pull_only = label.startswith("restate, both, pull (")
+            if label.startswith(prefix) and not pull_only and "lambda" not in label:
+                series[name].append((load, p50))
+    return series
 
 
 def measure_lambda(workdir: Path, rows: list[list[str]], queries: int) -> str:
