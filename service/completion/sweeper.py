@@ -47,12 +47,6 @@ class Watch(BaseModel):
     report_running: bool = False
 
 
-class Watches(BaseModel):
-    """The shard's parked queries, by queryExecutionId."""
-
-    entries: dict[str, Watch] = {}
-
-
 class CheckedStates(BaseModel):
     """Athena's state of each query it knows, by queryExecutionId."""
 
@@ -85,26 +79,24 @@ def watch_query(ctx: restate.Context, request: WatchRequest) -> None:
     ctx.object_send(watch, shard_of(request.query_execution_id), request)
 
 
-async def load(ctx: restate.ObjectContext) -> dict[str, Watch]:
-    stored = await ctx.get("watches", type_hint=Watches)
-    return stored.entries if stored else {}
+# Each watched query is a state key of its own: registering one costs the same however many
+# the shard holds (a single map would be rewritten whole at every registration).
+WATCH_PREFIX = "watch:"
 
 
 @sweeper.handler("watch", ingress_private=True)
 async def watch(ctx: restate.ObjectContext, request: WatchRequest) -> None:
     now = await ctx.time()
-    watches = await load(ctx)
-    watches[request.query_execution_id] = Watch(
+    watched = Watch(
         due_at=now + request.first_delay_s,
         first_s=request.first_delay_s,
         max_s=request.max_delay_s,
         report_running=request.report_running,
     )
-    ctx.set("watches", Watches(entries=watches))
+    ctx.set(WATCH_PREFIX + request.query_execution_id, watched)
     scheduled = await ctx.get("sweep_at", type_hint=float)
-    due = watches[request.query_execution_id].due_at
-    if scheduled is None or due < scheduled:
-        schedule(ctx, due, now)
+    if scheduled is None or watched.due_at < scheduled:
+        schedule(ctx, watched.due_at, now)
 
 
 @sweeper.handler("sweep", ingress_private=True)
@@ -113,7 +105,12 @@ async def sweep(ctx: restate.ObjectContext, ticket: float) -> None:
         return  # superseded by an earlier sweep, which scheduled its own successor
     plan: SweepPlan = await ctx.run_typed("quota", shard_plan)
     now = await ctx.time()
-    watches = await load(ctx)
+    watches: dict[str, Watch] = {}
+    for key in await ctx.state_keys():
+        if key.startswith(WATCH_PREFIX):
+            watched = await ctx.get(key, type_hint=Watch)
+            if watched is not None:
+                watches[key.removeprefix(WATCH_PREFIX)] = watched
     due = [query for query, watched in watches.items() if watched.due_at <= now]
     check = terminal_on_rejection(check_states)
     calls = 0
@@ -124,12 +121,15 @@ async def sweep(ctx: restate.ObjectContext, ticket: float) -> None:
         calls += 1
         for query in batch:
             watches[query] = settle(ctx, query, watches[query], checked.states.get(query), now)
-    remaining = {query: watched for query, watched in watches.items() if watched.due_at >= 0}
-    ctx.set("watches", Watches(entries=remaining))
+            if watches[query].due_at < 0:
+                ctx.clear(WATCH_PREFIX + query)
+                del watches[query]
+            else:
+                ctx.set(WATCH_PREFIX + query, watches[query])
     ctx.clear("sweep_at")
-    if remaining:
+    if watches:
         # Never sooner than the shard's share of the quota allows after this many calls.
-        earliest = min(watched.due_at for watched in remaining.values())
+        earliest = min(watched.due_at for watched in watches.values())
         schedule(ctx, max(earliest, now + calls / plan.calls_per_s), now)
 
 
