@@ -84,7 +84,8 @@ def watch_query(ctx: restate.Context, request: WatchRequest) -> None:
 WATCH_PREFIX = "watch:"
 
 
-@sweeper.handler("watch", ingress_private=True)
+# A registration reads one small key: the shard's other state is not sent along with it.
+@sweeper.handler("watch", ingress_private=True, state_preload=False)
 async def watch(ctx: restate.ObjectContext, request: WatchRequest) -> None:
     now = await ctx.time()
     watched = Watch(
