@@ -102,8 +102,11 @@ def report_throughput(rows: list[list[str]], queries: int) -> None:
 
 
 def use_mode(stack: LocalStack, mode: str) -> None:
-    stack.processes["service"].env["COMPLETION_MODE"] = mode
-    stack.restart("service", kill=False)
+    """Restart every service process (one, or each worker behind the balancer) in `mode`."""
+    for name, process in stack.processes.items():
+        if name.startswith("service") and "COMPLETION_MODE" in process.env:
+            process.env["COMPLETION_MODE"] = mode
+            stack.restart(name, kill=False)
 
 
 def report(rows: list[list[str]], queries: int) -> None:
