@@ -58,7 +58,8 @@ def describe(model: type[BaseSettings], error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         where = str(item["loc"][0]) if item["loc"] else "settings"
-        shown = repr(item["input"])
+        # A model-wide error's input is every value, secrets included: show none of it.
+        shown = repr(item["input"]) if item["loc"] else "(not shown)"
         if where in model.model_fields:
             # A secret's value is never echoed, not even in an error.
             shown = shown if model.model_fields[where].repr else "(hidden)"

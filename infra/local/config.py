@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
 from envconfig import ENV_CONFIG, load
@@ -58,8 +58,11 @@ class StackSecrets(BaseSettings):
 
     webhook_secret: str = Field(DEV_WEBHOOK_SECRET, repr=False)
 
-    def model_post_init(self, _context: object) -> None:
-        SigningKeys.parse(self.webhook_secret)  # a bad secret stops the stack at start
+    @field_validator("webhook_secret")
+    @classmethod
+    def _decodes(cls, secret: str) -> str:
+        SigningKeys.parse(secret)  # a bad secret stops the stack at start, never echoed
+        return secret
 
 
 def webhook_secret() -> str:
