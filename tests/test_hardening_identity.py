@@ -6,7 +6,6 @@ The end-to-end tests start their own restate-server (with a request identity pri
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -23,7 +22,6 @@ from infra.local.processes import ManagedProcess, free_port
 from service.__main__ import bind_address, identity_warning
 from service.settings import from_environment
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 # A well-formed key nobody holds the private half of.
 STRANGER_KEY = "publickeyv1_w7YHemBctH5Ck2nQRQ47iBBqhNHy4FV7t2Usbye2A6f"
 
@@ -113,7 +111,6 @@ def register(admin: str, service_url: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.e2e
-@needs_openssl
 def test_signed_requests_from_restate_reach_the_handlers(signed_pair: SignedPair) -> None:
     status, detail = register(signed_pair.admin, signed_pair.service)
     assert status in (200, 201), detail
@@ -123,7 +120,6 @@ def test_signed_requests_from_restate_reach_the_handlers(signed_pair: SignedPair
 
 
 @pytest.mark.e2e
-@needs_openssl
 def test_unsigned_calls_to_the_service_are_refused(signed_pair: SignedPair) -> None:
     # What an attacker who reaches port 9080 would try: a signed webhook to any URL.
     delivery = json.dumps({"callback_url": "http://127.0.0.1:9/", "body": "{}"}).encode()
@@ -148,7 +144,6 @@ def test_unsigned_calls_to_the_service_are_refused(signed_pair: SignedPair) -> N
 
 
 @pytest.mark.e2e
-@needs_openssl
 def test_a_restate_with_another_key_cannot_register_the_service(
     signed_pair: SignedPair, tmp_path: Path
 ) -> None:

@@ -4,7 +4,6 @@
 with workers forks: waiting for the process we started is not enough to start again.
 """
 
-import shutil
 import sys
 import textwrap
 import time
@@ -101,7 +100,6 @@ def test_the_public_key_is_restates_compact_form() -> None:
         public_key_id(b"short")
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the key")
 def test_one_key_pair_per_base_dir_made_once_and_reused(tmp_path: Path) -> None:
     first = request_identity(tmp_path / "a")
     assert request_identity(tmp_path / "a") == first

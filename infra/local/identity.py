@@ -5,10 +5,17 @@ only requests signed by a key it was given. The public key goes to the service i
 compact form, `publickeyv1_` and the base58 (Bitcoin alphabet) of the raw 32-byte key.
 """
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from infra.local.processes import StackError
 
@@ -43,20 +50,11 @@ def request_identity(base_dir: Path) -> RequestIdentity:
     pem = base_dir / "request-identity" / "private.pem"
     if not pem.exists():
         pem.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _openssl("genpkey", "-algorithm", "ed25519", "-outform", "PEM", "-out", str(pem))
+        key = Ed25519PrivateKey.generate()
+        pem.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
         pem.chmod(0o600)
-    # SubjectPublicKeyInfo for ed25519 is a fixed 12-byte prefix, then the raw key.
-    der = _openssl("pkey", "-in", str(pem), "-pubout", "-outform", "DER")
-    return RequestIdentity(pem, public_key_id(der[-RAW_KEY_BYTES:]))
-
-
-def _openssl(*args: str) -> bytes:
-    if shutil.which("openssl") is None:
-        raise StackError(
-            "openssl is not installed; the local stack needs it to make Restate's request "
-            "identity key. Install it (e.g. `apt-get install openssl`)."
-        )
-    run = subprocess.run(["openssl", *args], capture_output=True, check=False)
-    if run.returncode != 0:
-        raise StackError(f"openssl {args[0]} failed: {run.stderr.decode(errors='replace').strip()}")
-    return run.stdout
+    private_key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+    if not isinstance(private_key, Ed25519PrivateKey):
+        raise StackError(f"{pem} is not an ed25519 key; remove it and start again.")
+    raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return RequestIdentity(pem, public_key_id(raw))
