@@ -87,9 +87,9 @@ def test_sweeper_checks_grow_from_first_to_max_and_shards_spread_queries() -> No
     assert delays[0] == 0.25
     assert all(a <= b for a, b in itertools.pairwise(delays))
     assert max(delays) == 5
-    shards = {shard_of(str(uuid.uuid4())) for _ in range(400)}
-    assert shards == {str(n) for n in range(16)}  # every shard of the default 16 gets some
-    assert shard_of("a") == shard_of("a")
+    shards = {shard_of(str(uuid.uuid4()), 16) for _ in range(400)}
+    assert shards == {str(n) for n in range(16)}  # every one of 16 shards gets some
+    assert shard_of("a", 16) == shard_of("a", 16)
 
 
 def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:

@@ -15,6 +15,7 @@ class CompletionPlan(BaseModel):
     poll_first_s: float
     poll_max_s: float
     safety_net_interval_s: float
+    sweeper_shards: int = 16
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CompletionPlan":
@@ -23,6 +24,7 @@ class CompletionPlan(BaseModel):
             poll_first_s=settings.poll_initial_s,
             poll_max_s=settings.poll_max_s,
             safety_net_interval_s=settings.safety_net_interval_s,
+            sweeper_shards=settings.sweeper_shards,
         )
 
 
@@ -36,26 +38,32 @@ def watch_for_completion(
     elif plan.mode == "both":
         # Events do the work; a slow check only catches an event that never came.
         interval = plan.safety_net_interval_s
-        watch_query(
-            ctx,
-            WatchRequest(
-                query_execution_id=query_execution_id, first_delay_s=interval, max_delay_s=interval
-            ),
-        )
+        sweep_for(ctx, plan, query_execution_id, interval, interval, report_running=False)
 
 
 def poll_until_final(
     ctx: restate.Context, plan: CompletionPlan, query_execution_id: str, report_running: bool
 ) -> None:
-    watch_query(
-        ctx,
-        WatchRequest(
-            query_execution_id=query_execution_id,
-            first_delay_s=plan.poll_first_s,
-            max_delay_s=plan.poll_max_s,
-            report_running=report_running,
-        ),
+    first, cap = plan.poll_first_s, plan.poll_max_s
+    sweep_for(ctx, plan, query_execution_id, first, cap, report_running=report_running)
+
+
+def sweep_for(
+    ctx: restate.Context,
+    plan: CompletionPlan,
+    query_execution_id: str,
+    first_delay_s: float,
+    max_delay_s: float,
+    *,
+    report_running: bool,
+) -> None:
+    request = WatchRequest(
+        query_execution_id=query_execution_id,
+        first_delay_s=first_delay_s,
+        max_delay_s=max_delay_s,
+        report_running=report_running,
     )
+    watch_query(ctx, request, plan.sweeper_shards)
 
 
 def distrust_events(

@@ -64,9 +64,9 @@ class SweepPlan(BaseModel):
     calls_per_s: float
 
 
-def shard_of(query_execution_id: str) -> str:
+def shard_of(query_execution_id: str, shards: int) -> str:
     digest = hashlib.sha256(query_execution_id.encode()).digest()
-    return str(int.from_bytes(digest[:4], "big") % settings().sweeper_shards)
+    return str(int.from_bytes(digest[:4], "big") % shards)
 
 
 def shard_plan() -> SweepPlan:
@@ -74,9 +74,10 @@ def shard_plan() -> SweepPlan:
     return SweepPlan(calls_per_s=current.athena_status_calls_per_s / current.sweeper_shards)
 
 
-def watch_query(ctx: restate.Context, request: WatchRequest) -> None:
-    """Register a query with its shard's sweeper (one one-way call)."""
-    ctx.object_send(watch, shard_of(request.query_execution_id), request)
+def watch_query(ctx: restate.Context, request: WatchRequest, shards: int) -> None:
+    """Register a query with its shard's sweeper (one one-way call). `shards` comes from the
+    journaled plan: a replay after SWEEPER_SHARDS changed must call the same shard."""
+    ctx.object_send(watch, shard_of(request.query_execution_id, shards), request)
 
 
 # Each watched query is a state key of its own: registering one costs the same however many
