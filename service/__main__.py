@@ -9,6 +9,7 @@ from typing import cast
 
 import hypercorn
 import hypercorn.asyncio
+import uvloop
 from hypercorn.typing import ASGIFramework
 from restate.server import install_shutdown_hook
 
@@ -71,7 +72,8 @@ def main() -> None:
     warning = identity_warning(current)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    asyncio.run(serve())
+    # uvloop: the same asyncio API, with the loop and sockets in C (measured in `make bench`).
+    uvloop.run(serve())
 
 
 if __name__ == "__main__":

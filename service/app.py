@@ -7,7 +7,7 @@
 - `completion` (virtual object, keyed by queryExecutionId): where news of the end meets the
   waiter; `onEvent` takes EventBridge's events straight from the rule.
 - `athenaEvents` (service): receives Athena's EventBridge state-change events.
-- `webhookDelivery` (virtual object, keyed by webhook-id): pushes a result; `status` is public.
+- `webhookDelivery` (workflow, keyed by webhook-id): pushes a result once; `status` is public.
 """
 
 import restate

@@ -33,7 +33,7 @@ from service.models import (
     webhook_id_for,
 )
 from service.promise import CANCEL, RETENTION, CancelRequest, PromiseRecord, promise
-from service.push.delivery import DeliveryRequest, deliver
+from service.push.delivery import DeliveryRequest, push_result
 
 query = restate.Service("query")
 
@@ -98,11 +98,10 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     record.ended_at = ended
     ctx.set("record", record)
     if request.callback_url and record.webhook_id:
-        # Push runs as its own invocation: the pull answer never waits for the receiver.
         delivery = DeliveryRequest(
             callback_url=request.callback_url, body=encode_result(result).decode()
         )
-        ctx.object_send(deliver, record.webhook_id, delivery)
+        push_result(ctx, record.webhook_id, delivery)
     return result
 
 
