@@ -7,6 +7,7 @@ for good) becomes one `QueryResult`, pulled and pushed as the same bytes.
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import restate
 from pydantic import BaseModel
@@ -16,7 +17,12 @@ from restate.serde import BytesSerde
 from service.athena.client import ExecutionStatus
 from service.athena.results import Rows, fetch_rows
 from service.athena.steps import athena, athena_retry, terminal_on_rejection
-from service.completion.plan import distrust_events, stop_watching, watch_for_completion
+from service.completion.plan import (
+    distrust_events,
+    start_safety_net,
+    stop_watching,
+    watch_for_completion,
+)
 from service.endings import RESTATE_CANCEL, Ending, is_cancellation, query_result
 from service.intake import (
     QueryPlan,
@@ -152,15 +158,24 @@ async def wait_for_ending(
     describe = terminal_on_rejection(athena().describe)
     # The mailbox resolves the awakeable, with news from an event or from the sweeper.
     awakeable_id, finished = ctx.awakeable(type_hint=str)
-    watch_for_completion(ctx, plan.completion, execution_id, awakeable_id)
+    safety_net = watch_for_completion(ctx, plan.completion, execution_id, awakeable_id)
     deadline = ctx.sleep(timedelta(seconds=plan.timeout_s), name="query deadline")
     cancelled = ctx.promise(CANCEL, type_hint=str).value()
     mailbox_cleared = False
     try:
         while True:
-            winner, value = await restate.select(
-                finished=finished, deadline=deadline, cancelled=cancelled
-            )
+            waits: dict[str, restate.RestateDurableFuture[Any]] = {
+                "finished": finished,
+                "deadline": deadline,
+                "cancelled": cancelled,
+            }
+            if safety_net is not None:
+                waits["safety_net"] = safety_net
+            winner, value = await restate.select(**waits)
+            if winner == "safety_net":
+                safety_net = None
+                start_safety_net(ctx, plan.completion, execution_id)
+                continue
             if winner == "deadline":
                 return Ending(kind="deadline"), None
             if winner == "cancelled":
@@ -174,6 +189,7 @@ async def wait_for_ending(
             # An event is a hint and Athena the truth: after a premature or forged one, only
             # the sweeper's checks count, so forged events cannot make this loop again.
             awakeable_id, finished = ctx.awakeable(type_hint=str)
+            safety_net = None  # the sweeper checks it briskly from now on
             distrust_events(ctx, plan.completion, execution_id, awakeable_id)
     except TerminalError as error:
         if is_cancellation(error):

@@ -3,6 +3,7 @@
 Each mode gets a stack of its own (COMPLETION_MODE is a deployment setting).
 """
 
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -202,6 +203,10 @@ def test_both_mode_with_events_does_not_poll_a_short_query(both_stack: LocalStac
     execution = only_execution(both_stack, sql)
     assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
     assert execution["calls_before_completion"].get("BatchGetQueryExecution", 0) == 0
+    # Its event came within the safety net's interval, so it never reached the sweeper: no
+    # status check for it, even well after the interval has passed.
+    time.sleep(3 * 1.5)
+    assert only_execution(both_stack, sql)["calls"].get("BatchGetQueryExecution", 0) == 0
 
 
 def test_poll_mode_completes_by_polling_without_events(poll_stack: LocalStack) -> None:

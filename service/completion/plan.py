@@ -1,5 +1,7 @@
 """The completion plan: which of events and the sweeper resolve a query's awakeable."""
 
+from datetime import timedelta
+
 import restate
 from pydantic import BaseModel
 
@@ -30,15 +32,32 @@ class CompletionPlan(BaseModel):
 
 def watch_for_completion(
     ctx: restate.Context, plan: CompletionPlan, query_execution_id: str, awakeable_id: str
-) -> None:
-    """Arrange for the awakeable to be resolved, by the mailbox, whoever brings the news."""
+) -> restate.RestateDurableSleepFuture | None:
+    """Arrange for the awakeable to be resolved, by the mailbox, whoever brings the news.
+
+    In `both` mode this returns the safety net's timer: if it fires before any news came, the
+    caller hands the query to the sweeper (`start_safety_net`). Most queries end, and their
+    event arrives, well within the interval, so they never cost the sweeper a registration
+    or a share of its checks; the timer is a journal entry, not an invocation."""
     ctx.object_send(await_event, query_execution_id, awakeable_id)
     if plan.mode == "poll":
         poll_until_final(ctx, plan, query_execution_id, report_running=True)
     elif plan.mode == "both":
-        # Events do the work; a slow check only catches an event that never came.
-        interval = plan.safety_net_interval_s
-        sweep_for(ctx, plan, query_execution_id, interval, interval, report_running=False)
+        return ctx.sleep(timedelta(seconds=plan.safety_net_interval_s), name="safety net")
+    return None
+
+
+def start_safety_net(ctx: restate.Context, plan: CompletionPlan, query_execution_id: str) -> None:
+    """No news for a whole interval: the sweeper checks the query now, then every interval.
+    Events say RUNNING in this mode, so the sweeper reports only the end."""
+    interval = plan.safety_net_interval_s
+    request = WatchRequest(
+        query_execution_id=query_execution_id,
+        first_delay_s=interval,
+        max_delay_s=interval,
+        due_in_s=0.0,
+    )
+    watch_query(ctx, request, plan.sweeper_shards)
 
 
 def poll_until_final(

@@ -37,6 +37,9 @@ class WatchRequest(BaseModel):
     max_delay_s: float
     # Poll mode has no events to say RUNNING: the sweeper says it, once, for status.
     report_running: bool = False
+    # When the first check is due, if not `first_delay_s` from now (the safety net has
+    # already waited its interval when it registers).
+    due_in_s: float | None = None
 
 
 class Watch(BaseModel):
@@ -90,7 +93,7 @@ WATCH_PREFIX = "watch:"
 async def watch(ctx: restate.ObjectContext, request: WatchRequest) -> None:
     now = await ctx.time()
     watched = Watch(
-        due_at=now + request.first_delay_s,
+        due_at=now + (request.first_delay_s if request.due_in_s is None else request.due_in_s),
         first_s=request.first_delay_s,
         max_s=request.max_delay_s,
         report_running=request.report_running,
