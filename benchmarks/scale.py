@@ -1,11 +1,11 @@
 """`make bench-scale`: many promises parked at once, and a burst against Athena's start quota.
 
-- parked: N promises on queries of `--run-time` seconds (so they end within the time it took
-  to submit them), in
-  `both` mode with events dropped (so only the sweeper can end them) or in `poll` mode. While
-  they are parked it reports Athena status calls a second (all of them, batched or not), the
-  memory of restate-server and the service per parked promise, then how long the last one
-  took to be delivered, and how many were lost or delivered twice.
+- parked: N promises whose queries the local Athena holds RUNNING (the `hold` hint) until all
+  N are parked, in `both` mode (events dropped unless `--with-events`, so only the sweeper
+  can end them) or in `poll` mode. Over a `--window` of parked time it reports Athena status
+  calls a second (all of them, batched or not) and the memory of restate-server and the
+  service per parked promise; then it releases every query at once and reports how long the
+  last one took to be delivered, and how many were lost or delivered twice.
 - burst: M submissions at once against a local Athena that admits 20 StartQueryExecution a
   second (Athena's default quota) and refuses the rest as TooManyRequestsException.
 
@@ -25,6 +25,7 @@ from benchmarks.costs import group_rss_mb
 from benchmarks.measure import scratch_workdir
 from infra.local.stack import LocalStack, Ports, StackConfig
 from service.models import DEMO_QUERY, webhook_id_for
+from service.settings import Settings
 
 
 def submit_all(stack: LocalStack, sqls: list[str]) -> list[str]:
@@ -85,28 +86,36 @@ def report_delivery(stack: LocalStack, invocations: list[str], waited_for: str) 
     print(f"  POSTs received: {posts} (the listener keeps one per webhook-id)")
 
 
-def parked(stack: LocalStack, count: int, run_time_s: float) -> None:
-    print(f"\nParked: {count} promises, queries ending together after {run_time_s:g} s")
+def held(stack: LocalStack) -> int:
+    return int(requests.get(f"{stack.athena_url}/_local/held", timeout=30).json()["held"])
+
+
+def parked(
+    stack: LocalStack, count: int, window_s: float, safety_net_s: float, drop_events: bool
+) -> None:
+    print(f"\nParked: {count} promises, their queries held RUNNING, then ended together")
     rss_before = {name: group_rss_mb(stack, name) for name in ("restate", "service")}
-    # One end time for all: each query runs until the same moment.
-    sqls = [
-        f"{DEMO_QUERY} -- {uuid.uuid4()}\n-- local-athena: run_time_s={run_time_s} drop_events=1"
-        for _ in range(count)
-    ]
+    hints = "hold=1 drop_events=1" if drop_events else "hold=1"
+    sqls = [f"{DEMO_QUERY} -- {uuid.uuid4()}\n-- local-athena: {hints}" for _ in range(count)]
     began = time.monotonic()
     invocations = submit_all(stack, sqls)
-    submitted = time.monotonic() - began
-    print(f"  submitted in {submitted:.1f} s ({count / submitted:.0f}/s)")
+    print(f"  accepted by the ingress in {time.monotonic() - began:.1f} s")
+    # Parked: Athena runs the query (the start step is done) and the promise waits on it.
+    took = wait_for("parking", lambda: held(stack) >= count, 3600)
+    print(f"  all {count} running on Athena {time.monotonic() - began:.1f} s after the first")
+    # The safety net hands a query to the sweeper after its interval: measure after that.
+    time.sleep(safety_net_s + 5)
     calls_before, window_began = athena_calls(stack), time.monotonic()
-    remaining = max(5.0, run_time_s - submitted - 5)
-    time.sleep(remaining)
+    time.sleep(window_s)
     calls_after, window = athena_calls(stack), time.monotonic() - window_began
     rate = (status_calls(calls_after) - status_calls(calls_before)) / window
     print(f"  status calls while parked: {rate:.2f}/s over {window:.0f} s (all promises together)")
     for name, before in rss_before.items():
         grown = group_rss_mb(stack, name) - before
         print(f"  {name} memory: +{grown:.0f} MB, {grown * 1024 / count:.1f} KB per parked promise")
-    report_delivery(stack, invocations, "the parked window")
+    released = requests.post(f"{stack.athena_url}/_local/release", timeout=30).json()["released"]
+    print(f"  released {released} queries at once ({took:.0f} s to park them all)")
+    report_delivery(stack, invocations, "the release")
 
 
 def burst(stack: LocalStack, count: int) -> None:
@@ -129,7 +138,13 @@ def burst(stack: LocalStack, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parked", type=int, default=10_000, help="promises parked (10000)")
-    parser.add_argument("--run-time", type=float, default=150, help="their queries' seconds")
+    parser.add_argument(
+        "--window", type=float, default=120, help="seconds measured while all are parked (120)"
+    )
+    parser.add_argument(
+        "--with-events", action="store_true", help="both mode: keep the parked queries' events"
+    )
+    parser.add_argument("--service-workers", type=int, default=1, help="service processes (1)")
     parser.add_argument("--burst", type=int, default=2_000, help="submissions at once (2000)")
     parser.add_argument("--mode", choices=["both", "poll"], default="both")
     args = parser.parse_args()
@@ -140,11 +155,13 @@ def main() -> None:
         ports=Ports.free(),
         completion_mode=args.mode,
         athena_args=["--queue-delay", "0"],
+        service_workers=args.service_workers,
     )
     try:
         with LocalStack(config) as stack:
             if args.parked:
-                parked(stack, args.parked, args.run_time)
+                safety_net_s = Settings().safety_net_interval_s if args.mode == "both" else 0.0
+                parked(stack, args.parked, args.window, safety_net_s, not args.with_events)
             if args.burst:
                 burst(stack, args.burst)
     finally:

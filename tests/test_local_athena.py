@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pytest
+import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from botocore.exceptions import ClientError
@@ -216,6 +217,25 @@ def test_stop_cancels_a_running_query_and_is_idempotent(client: AthenaClient) ->
     client.stop_query_execution(QueryExecutionId=finished["QueryExecutionId"])
     assert wait_final(client, finished["QueryExecutionId"])["Status"]["State"] == "SUCCEEDED"
     assert wait_final(client, execution_id)["Status"]["State"] == "CANCELLED"
+
+
+def test_held_queries_run_until_released_then_end_together(
+    athena: LocalAthena, client: AthenaClient
+) -> None:
+    held = [
+        client.start_query_execution(QueryString=f"{DEMO_QUERY}\n-- local-athena: hold=1")
+        for _ in range(3)
+    ]
+    time.sleep(1.0)  # well past the run time of 0.2 s
+    assert requests.get(f"{athena.url}/_local/held", timeout=10).json() == {"held": 3}
+    for started in held:
+        execution = client.get_query_execution(QueryExecutionId=started["QueryExecutionId"])
+        assert execution["QueryExecution"]["Status"]["State"] == "RUNNING"
+    released = requests.post(f"{athena.url}/_local/release", timeout=10).json()
+    assert released == {"released": 3}
+    for started in held:
+        finished = wait_final(client, started["QueryExecutionId"])
+        assert finished["Status"]["State"] == "SUCCEEDED"
 
 
 def test_unknown_ids_are_invalid_requests(client: AthenaClient) -> None:

@@ -28,6 +28,9 @@ class Executions:
         self._by_id: dict[str, Execution] = {}
         self._by_token: dict[str, str] = {}
         self._lifecycles: dict[str, asyncio.Task[None]] = {}
+        # Held queries (the `hold` hint) wait for this; `release_held` sets it once for all.
+        self._released = asyncio.Event()
+        self._holding = 0
 
     def start(self, request: StartQueryExecutionRequest) -> tuple[Execution, bool]:
         """The execution for this request, and whether it is new (a repeated token is not)."""
@@ -91,6 +94,24 @@ class Executions:
             lifecycle.cancel()
         await asyncio.gather(*self._lifecycles.values(), return_exceptions=True)
 
+    @property
+    def held(self) -> int:
+        """How many queries wait for `release_held` now."""
+        return self._holding
+
+    def release_held(self) -> int:
+        """End the wait of every held query, and of any held later: they finish together.
+        Returns how many were waiting."""
+        self._released.set()
+        return self._holding
+
+    async def _hold(self) -> None:
+        self._holding += 1
+        try:
+            await self._released.wait()
+        finally:
+            self._holding -= 1
+
     async def _walk(self, execution: Execution) -> None:
         hints, config = execution.hints, self._config
         queue_delay = config.queue_delay_s if hints.queue_delay_s is None else hints.queue_delay_s
@@ -114,6 +135,8 @@ class Executions:
                 execution.fail(error)
             # Athena never answers in an instant; pad the run to the configured minimum.
             await asyncio.sleep(max(0.0, execution.running_at + run_time - time.time()))
+            if hints.hold:
+                await self._hold()
             execution.engine_done_at = time.time()
             self._transition(execution, outcome)
         except asyncio.CancelledError:

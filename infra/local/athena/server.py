@@ -115,6 +115,18 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATS].report(executions, given_up))
 
 
+@routes.get("/_local/held")
+async def held(request: web.Request) -> web.Response:
+    return web.json_response({"held": request.app[ATHENA].executions.held})
+
+
+@routes.post("/_local/release")
+async def release(request: web.Request) -> web.Response:
+    """Queries started with the `hold` hint finish now, all together."""
+    released = request.app[ATHENA].executions.release_held()
+    return web.json_response({"released": released})
+
+
 @routes.get("/_local/config")
 async def show_config(request: web.Request) -> web.Response:
     return web.json_response(request.app[CONFIG].model_dump(mode="json"))

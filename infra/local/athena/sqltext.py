@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 StatementType = Literal["DML", "DDL", "UTILITY"]
 
-# `-- local-athena: run_time_s=5 queue_delay_s=0.1 drop_events=1 finish_before_reply=1`.
+# `-- local-athena: run_time_s=5 queue_delay_s=0.1 drop_events=1 finish_before_reply=1 hold=1`.
 _HINT = re.compile(r"--\s*local-athena:(?P<pairs>[^\n]*)")
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z]+)")
@@ -27,6 +27,9 @@ class QueryHints(BaseModel):
     drop_events: bool = False
     # Finish and deliver all events before answering StartQueryExecution: "event before waiter".
     finish_before_reply: bool = False
+    # Stay RUNNING past the run time until `POST /_local/release`: many queries parked at once
+    # that then end together (`make bench-scale`).
+    hold: bool = False
 
 
 def parse_hints(sql: str) -> QueryHints:
