@@ -9,6 +9,7 @@ from restate import TerminalError
 from service.completion.plan import CompletionPlan
 from service.models import QueryRequest, describe_validation_error
 from service.push.callback_url import CallbackUrlRefused, check_callback_url
+from service.push.delivery import DeliveryPolicy, delivery_policy
 from service.settings import settings
 
 
@@ -40,6 +41,8 @@ class QueryPlan(BaseModel):
     completion: CompletionPlan
     # When the promise began: read in the same step, so it costs no journal entry of its own.
     submitted_at: datetime
+    # How a webhook is sent; its `started_at` is set when the promise ends and pushes.
+    delivery: DeliveryPolicy
 
 
 def plan_query(request: QueryRequest) -> QueryPlan:
@@ -49,4 +52,5 @@ def plan_query(request: QueryRequest) -> QueryPlan:
         timeout_s=request.timeout_s or current.default_timeout_s,
         completion=CompletionPlan.from_settings(current),
         submitted_at=datetime.now(UTC),
+        delivery=delivery_policy(),
     )

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from restate import RunOptions, TerminalError
 from restate.serde import BytesSerde
 
-from service.athena.client import ExecutionStatus
-from service.athena.results import Rows, fetch_rows
+from service.athena.client import Described, ExecutionStatus, ResultPage
+from service.athena.results import Rows, fetch_rows, first_page_size
 from service.athena.steps import athena, athena_retry, terminal_on_rejection
 from service.completion.plan import (
     distrust_events,
@@ -101,11 +101,14 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     ended = await now(ctx)
     result = query_result(start.invocation_id, request, plan.timeout_s, *outcome, ended)
     record.phase, record.state, record.error = "done", result.state, result.error
+    record.rows_fetched = result.row_count
     record.ended_at = ended
     ctx.set("record", record)
     if request.callback_url and record.webhook_id:
         delivery = DeliveryRequest(
-            callback_url=request.callback_url, body=encode_result(result).decode()
+            callback_url=request.callback_url,
+            body=encode_result(result).decode(),
+            policy=plan.delivery.model_copy(update={"started_at": ended.timestamp()}),
         )
         push_result(ctx, record.webhook_id, delivery)
     return result
@@ -134,7 +137,8 @@ async def settle(
     record.phase, record.query_execution_id, record.athena_state = "queued", execution_id, "QUEUED"
     ctx.set("record", record)
 
-    ending, status = await wait_for_ending(ctx, plan, execution_id)
+    ending, described = await wait_for_ending(ctx, plan, execution_id)
+    status = described.status if described else None
     if ending.kind != "finished":
         # Past the deadline, cancelled, or failing: stop the query so it stops costing money.
         status = await stop_query(ctx, execution_id)
@@ -143,8 +147,9 @@ async def settle(
     if status is not None and status.state == "SUCCEEDED":
         record.phase, record.athena_state = "fetching", status.state
         ctx.set("record", record)
+        first_page = described.first_page if described else None
         try:
-            rows = await read_rows(ctx, status, plan, record)
+            rows = await read_rows(ctx, status, plan, record, first_page)
             ending = Ending(kind="finished") if ending.kind == "failed" else ending
         except TerminalError as error:
             ending = Ending(kind="failed", detail=f"reading the results failed: {error.message}")
@@ -153,9 +158,8 @@ async def settle(
 
 async def wait_for_ending(
     ctx: restate.WorkflowContext, plan: QueryPlan, execution_id: str
-) -> tuple[Ending, ExecutionStatus | None]:
+) -> tuple[Ending, Described | None]:
     """Park until Athena finishes, the deadline passes, or a cancel comes; Athena's word wins."""
-    describe = terminal_on_rejection(athena().describe)
     # The mailbox resolves the awakeable, with news from an event or from the sweeper.
     awakeable_id, finished = ctx.awakeable(type_hint=str)
     safety_net = watch_for_completion(ctx, plan.completion, execution_id, awakeable_id)
@@ -180,12 +184,10 @@ async def wait_for_ending(
                 return Ending(kind="deadline"), None
             if winner == "cancelled":
                 return Ending(kind="cancelled", detail=str(value)), None
-            status: ExecutionStatus = await ctx.run_typed(
-                "describe query", describe, athena_retry(), execution_id
-            )
-            if status.is_final:
+            described = await ask_athena(ctx, plan, execution_id, str(value))
+            if described.status.is_final:
                 mailbox_cleared = True  # it clears itself once it has resolved the awakeable
-                return Ending(kind="finished"), status
+                return Ending(kind="finished"), described
             # An event is a hint and Athena the truth: after a premature or forged one, only
             # the sweeper's checks count, so forged events cannot make this loop again.
             awakeable_id, finished = ctx.awakeable(type_hint=str)
@@ -197,6 +199,22 @@ async def wait_for_ending(
         return Ending(kind="failed", detail=error.message), None
     finally:
         stop_watching(ctx, execution_id, mailbox_cleared)
+
+
+async def ask_athena(
+    ctx: restate.WorkflowContext, plan: QueryPlan, execution_id: str, news: str
+) -> Described:
+    """Athena's own word, after news of the end (the state the mailbox heard: a hint). When
+    the news is SUCCEEDED, the common case, the first page is read beside the status."""
+    if news == "SUCCEEDED":
+        read = terminal_on_rejection(athena().describe_with_first_page)
+        page_size = first_page_size(plan.max_rows)
+        return await ctx.run_typed(
+            "describe query and first page", read, athena_retry(), execution_id, page_size
+        )
+    describe = terminal_on_rejection(athena().describe)
+    status = await ctx.run_typed("describe query", describe, athena_retry(), execution_id)
+    return Described(status=status)
 
 
 async def stop_query(ctx: restate.WorkflowContext, execution_id: str) -> ExecutionStatus | None:
@@ -214,19 +232,23 @@ async def stop_query(ctx: restate.WorkflowContext, execution_id: str) -> Executi
 
 
 async def read_rows(
-    ctx: restate.WorkflowContext, status: ExecutionStatus, plan: QueryPlan, record: PromiseRecord
+    ctx: restate.WorkflowContext,
+    status: ExecutionStatus,
+    plan: QueryPlan,
+    record: PromiseRecord,
+    first_page: ResultPage | None,
 ) -> Rows:
     def progress(rows_so_far: int) -> None:
         record.rows_fetched = rows_so_far
         ctx.set("record", record)
 
     try:
-        return await fetch_rows(ctx, status, plan.max_rows, progress)
+        return await fetch_rows(ctx, status, plan.max_rows, progress, first_page)
     except TerminalError as error:
         if not is_cancellation(error):
             raise
     # Athena had finished when this cancel came: the result is there and stands.
-    return await fetch_rows(ctx, status, plan.max_rows, progress)
+    return await fetch_rows(ctx, status, plan.max_rows, progress, first_page)
 
 
 async def now(ctx: restate.Context) -> datetime:

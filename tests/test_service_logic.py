@@ -9,10 +9,10 @@ from pydantic import ValidationError
 from service.athena.decode import decode_cell, decode_rows
 from service.backoff import backoff_delay
 from service.completion.sweeper import GROWTH, shard_of
-from service.intake import client_request_token
+from service.intake import client_request_token, plan_query
 from service.models import DEMO_QUERY, Column, QueryRequest, describe_validation_error
-from service.push.delivery import DeliveryPolicy, backoff_s
-from service.settings import SettingsError, from_environment
+from service.push.delivery import DeliveryPolicy, DeliveryRequest, backoff_s
+from service.settings import SettingsError, from_environment, settings
 
 
 def test_an_empty_request_is_the_demo_query() -> None:
@@ -105,6 +105,16 @@ def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:
     assert backoff_s(policy, 1, 1.0, None) == 1.0
     assert backoff_s(policy, 20, 1.0, None) == 600
     assert backoff_s(policy, 1, 0.0, 120) == 120
+
+
+def test_a_delivery_request_from_an_older_deployment_is_still_understood() -> None:
+    # Promises started before an upgrade send no policy: the delivery reads the settings then.
+    older = DeliveryRequest.model_validate_json(
+        '{"callback_url": "https://x.example", "body": "{}"}'
+    )
+    assert older.policy is None
+    current = plan_query(QueryRequest(query="SELECT 1"))
+    assert current.delivery.retry_window_s == settings().webhook_retry_window_s
 
 
 def test_a_bad_setting_is_a_sentence_naming_the_variable() -> None:

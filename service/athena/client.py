@@ -65,6 +65,13 @@ class ResultPage(BaseModel):
     next_token: str | None = None
 
 
+class Described(BaseModel):
+    """An execution's status and, when it SUCCEEDED and the page came too, its first page."""
+
+    status: ExecutionStatus
+    first_page: ResultPage | None = None
+
+
 def athena_client(settings: Settings) -> AthenaClient:
     # botocore retries throttling a few times itself; the durable step retries beyond that.
     return boto3.client(
@@ -102,6 +109,22 @@ class AthenaQueries:
             lambda: self._client.get_query_execution(QueryExecutionId=query_execution_id)
         )
         return _execution_status(response["QueryExecution"])
+
+    async def describe_with_first_page(
+        self, query_execution_id: str, max_results: int
+    ) -> Described:
+        """The status and the first result page, asked at once: when the news is SUCCEEDED, the
+        rows need not wait for the status. The page counts only if the status confirms it; a
+        failed page read is left to the row fetch, which retries it on its own."""
+        status, page = await asyncio.gather(
+            self.describe(query_execution_id),
+            self.fetch_page(query_execution_id, None, max_results),
+            return_exceptions=True,
+        )
+        if isinstance(status, BaseException):
+            raise status
+        confirmed = status.state == "SUCCEEDED" and isinstance(page, ResultPage)
+        return Described(status=status, first_page=page if confirmed else None)
 
     async def describe_many(self, query_execution_ids: list[str]) -> list[ExecutionStatus]:
         """Up to BATCH_LIMIT executions in one call; ids Athena does not know are left out."""

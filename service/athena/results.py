@@ -27,40 +27,51 @@ class Rows(BaseModel):
     truncated: bool = False
 
 
+def first_page_size(max_rows: int) -> int:
+    # One more row than the limit tells whether the result was truncated, and a SELECT's
+    # first page repeats the column labels as a row.
+    return min(PAGE_LIMIT, max_rows + 2)
+
+
 async def fetch_rows(
     ctx: restate.Context,
     status: ExecutionStatus,
     max_rows: int,
     progress: Callable[[int], None] = lambda rows_so_far: None,
+    first_page: ResultPage | None = None,
 ) -> Rows:
-    """Every page up to `max_rows`; `progress` hears the row count after each page."""
+    """Every page up to `max_rows` (the first may be in hand already); `progress` hears the
+    row count after each page that has another after it."""
     fetch_page = terminal_on_rejection(athena().fetch_page)
     columns: list[Column] = []
     rows: list[list[str | None]] = []
     next_token: str | None = None
     first = True
     while True:
-        # One more row than the limit tells whether the result was truncated.
-        wanted = max_rows + 1 - len(rows) + (1 if first else 0)
-        # Each page is its own step: a crash resumes at the next page, not at the first.
-        page: ResultPage = await ctx.run_typed(
-            "fetch results page",
-            fetch_page,
-            athena_retry(),
-            status.query_execution_id,
-            next_token,
-            min(PAGE_LIMIT, wanted),
-        )
+        wanted = first_page_size(max_rows) if first else max_rows + 1 - len(rows)
+        if first_page is not None:
+            page, first_page = first_page, None
+        else:
+            # Each page is its own step: a crash resumes at the next page, not at the first.
+            page = await ctx.run_typed(
+                "fetch results page",
+                fetch_page,
+                athena_retry(),
+                status.query_execution_id,
+                next_token,
+                min(PAGE_LIMIT, wanted),
+            )
         page_rows = page.rows
         if first:
             columns = page.columns
             page_rows = page_rows[1:] if _is_header(page, status) else page_rows
             first = False
         rows.extend(page_rows)
-        progress(min(len(rows), max_rows))
         next_token = page.next_token
         if len(rows) > max_rows or not next_token:
             break
+        # The last page needs no progress note: the promise's final record follows at once.
+        progress(len(rows))
     return Rows(
         columns=columns, rows=decode_rows(columns, rows[:max_rows]), truncated=len(rows) > max_rows
     )

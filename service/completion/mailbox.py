@@ -30,9 +30,10 @@ log = restate.getLogger(__name__)
 
 @completion.handler("awaitEvent", ingress_private=True)
 async def await_event(ctx: restate.ObjectContext, awakeable_id: str) -> None:
-    if await ctx.get("final_state", type_hint=str) is not None:
+    final_state = await ctx.get("final_state", type_hint=str)
+    if final_state is not None:
         # The event came first: it waited here for us.
-        ctx.resolve_awakeable(awakeable_id, "event")
+        ctx.resolve_awakeable(awakeable_id, final_state)
         ctx.clear_all()
         return
     ctx.set("awakeable_id", awakeable_id)
@@ -86,7 +87,8 @@ async def take_news(ctx: restate.ObjectContext, state: str, source: Source) -> N
             ctx.object_send(forget, ctx.key(), None, send_delay=UNCLAIMED_RETENTION)
         return
     if awakeable_id is not None:
-        ctx.resolve_awakeable(awakeable_id, source)
+        # The news is the state: the promise reads the first page at once on SUCCEEDED.
+        ctx.resolve_awakeable(awakeable_id, state)
         ctx.clear_all()
         return
     # Early, or not ours: keep it for a waiter that may still come, then forget it.

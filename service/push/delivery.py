@@ -25,13 +25,9 @@ webhook_delivery = restate.Workflow("webhookDelivery")
 DELIVERY_RETENTION = timedelta(days=1)
 
 
-class DeliveryRequest(BaseModel):
-    callback_url: str
-    body: str
-
-
 class DeliveryPolicy(BaseModel):
-    """The settings this delivery runs with, and when it began: one journaled step."""
+    """The settings this delivery runs with, and when it began. The promise snapshots them in
+    its plan step, so the delivery needs no step of its own to read them."""
 
     attempt_timeout_s: float
     retry_window_s: float
@@ -39,6 +35,13 @@ class DeliveryPolicy(BaseModel):
     max_backoff_s: float
     allow_private: bool
     started_at: float
+
+
+class DeliveryRequest(BaseModel):
+    callback_url: str
+    body: str
+    # None from a promise of an older deployment: the delivery then reads the settings itself.
+    policy: DeliveryPolicy | None = None
 
 
 class Attempt(AttemptOutcome):
@@ -102,7 +105,9 @@ async def attempt_delivery(
 @webhook_delivery.main(ingress_private=True, workflow_retention=DELIVERY_RETENTION)
 async def deliver(ctx: restate.WorkflowContext, request: DeliveryRequest) -> DeliveryStatus:
     status = DeliveryStatus(webhook_id=ctx.key(), callback_url=request.callback_url)
-    policy: DeliveryPolicy = await ctx.run_typed("delivery policy", delivery_policy)
+    policy = request.policy
+    if policy is None:
+        policy = await ctx.run_typed("delivery policy", delivery_policy)
     while True:
         # The POST is one step: if we crash after it but before the journal records it, it is
         # sent again with the same webhook-id, and the receiver de-duplicates.
