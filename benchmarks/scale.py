@@ -13,9 +13,11 @@ Not part of `make test`: it takes minutes. Asserts nothing; prints figures.
 """
 
 import argparse
+import json
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -84,6 +86,8 @@ def report_delivery(stack: LocalStack, invocations: list[str], waited_for: str) 
     print(f"  all {len(wanted)} delivered {took:.1f} s after {waited_for}")
     print(f"  lost: {len(wanted - set(stored))}; stored twice: {len(stored) - len(set(stored))}")
     print(f"  POSTs received: {posts} (the listener keeps one per webhook-id)")
+    states = Counter(json.loads(str(d["body"]))["state"] for d in mine)
+    print(f"  results by state: {dict(states)}")
 
 
 def held(stack: LocalStack) -> int:
