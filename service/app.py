@@ -7,7 +7,7 @@
 - `completion` (virtual object, keyed by queryExecutionId): where news of the end meets the
   waiter; `onEvent` takes EventBridge's events straight from the rule.
 - `athenaEvents` (service): receives Athena's EventBridge state-change events.
-- `webhookDelivery` (workflow, keyed by webhook-id): pushes a result once; `status` is public.
+- `webhookDelivery` (virtual object, keyed by webhook-id): pushes a result; `status` is public.
 """
 
 import restate
@@ -22,7 +22,16 @@ from service.settings import settings
 
 # Request identity: with RESTATE_IDENTITY_KEYS set, the endpoint answers 401 to any request
 # not signed by a restate-server holding one of the keys' private halves (health excepted).
+SERVICES: list[restate.Service | restate.VirtualObject | restate.Workflow] = [
+    query,
+    promise,
+    sweeper,
+    completion,
+    athena_events,
+    webhook_delivery,
+]
+
 app = restate.app(
-    services=[query, promise, sweeper, completion, athena_events, webhook_delivery],
+    services=SERVICES,
     identity_keys=settings().identity_keys,
 )

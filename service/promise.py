@@ -106,7 +106,7 @@ async def status(ctx: restate.WorkflowSharedContext, _body: bytes) -> PromiseSta
     now = datetime.fromtimestamp(await ctx.time(), tz=UTC)
     delivery = None
     if record.webhook_id is not None:
-        delivery = await ctx.workflow_call(delivery_status, record.webhook_id, None)
+        delivery = await ctx.object_call(delivery_status, record.webhook_id, None)
     return PromiseStatus(
         **record.model_dump(),
         elapsed_s=seconds_since(record.submitted_at, record.ended_at or now),

@@ -117,6 +117,21 @@ def test_a_delivery_request_from_an_older_deployment_is_still_understood() -> No
     assert current.delivery.retry_window_s == settings().webhook_retry_window_s
 
 
+def test_service_types_stay_what_running_systems_registered() -> None:
+    # Restate refuses a deployment that changes a service's type (META0006, seen on 1.7.12
+    # when webhookDelivery briefly became a workflow): a change here blocks every upgrade.
+    from service.app import SERVICES
+
+    assert {service.name: type(service).__name__ for service in SERVICES} == {
+        "query": "Service",
+        "promise": "Workflow",
+        "sweeper": "VirtualObject",
+        "completion": "VirtualObject",
+        "athenaEvents": "Service",
+        "webhookDelivery": "VirtualObject",
+    }
+
+
 def test_a_bad_setting_is_a_sentence_naming_the_variable() -> None:
     with pytest.raises(SettingsError) as caught:
         from_environment({"COMPLETION_MODE": "sometimes", "SAFETY_NET_INTERVAL_S": "-1"})

@@ -1,10 +1,11 @@
 """Push delivery: the result POSTed to the caller's callback_url, durably, until it lands.
 
-One workflow per webhook-id: `run` delivers, at most once per id, and keeps the outcome in the
-workflow's state, so anyone can ask for it (`POST /webhookDelivery/{webhook-id}/status`) while
-the retries go on. Every attempt is a durable step and every wait a durable sleep: a restart
-resumes the plan, it does not reset it. Restate drops the state after the workflow retention,
-so no clean-up call is scheduled per delivery.
+One virtual object per webhook-id holds the delivery's outcome, so anyone can ask for it
+(`POST /webhookDelivery/{webhook-id}/status`) while the retries go on. Every attempt is a
+durable step and every wait a durable sleep: a restart resumes the plan, it does not reset it.
+
+A virtual object it stays: Restate refuses a deployment that changes a service's type
+(META0006), so making it a workflow would block every upgrade of a running system.
 """
 
 import time
@@ -19,7 +20,7 @@ from service.backoff import backoff_delay
 from service.push.webhook import AttemptOutcome, post_webhook, signed_headers
 from service.settings import settings
 
-webhook_delivery = restate.Workflow("webhookDelivery")
+webhook_delivery = restate.VirtualObject("webhookDelivery")
 
 # How long a finished delivery's outcome stays readable: as long as the promise's own record.
 DELIVERY_RETENTION = timedelta(days=1)
@@ -102,8 +103,8 @@ async def attempt_delivery(
     return Attempt(**outcome.model_dump(), finished_at=time.time())
 
 
-@webhook_delivery.main(ingress_private=True, workflow_retention=DELIVERY_RETENTION)
-async def deliver(ctx: restate.WorkflowContext, request: DeliveryRequest) -> DeliveryStatus:
+@webhook_delivery.handler("deliver", ingress_private=True)
+async def deliver(ctx: restate.ObjectContext, request: DeliveryRequest) -> DeliveryStatus:
     status = DeliveryStatus(webhook_id=ctx.key(), callback_url=request.callback_url)
     policy = request.policy
     if policy is None:
@@ -125,15 +126,22 @@ async def deliver(ctx: restate.WorkflowContext, request: DeliveryRequest) -> Del
             continue
         status.state = "delivered" if outcome.verdict == "delivered" else "gave_up"
         ctx.set("status", status)
+        # The outcome stays readable as long as the promise itself does, then goes.
+        ctx.object_send(forget_delivery, ctx.key(), None, send_delay=DELIVERY_RETENTION)
         return status
 
 
-@webhook_delivery.handler("status")
-async def delivery_status(ctx: restate.WorkflowSharedContext) -> DeliveryStatus | None:
+@webhook_delivery.handler("status", kind="shared")
+async def delivery_status(ctx: restate.ObjectSharedContext) -> DeliveryStatus | None:
     """The outcome so far; null before the first attempt, and after the retention."""
     return await ctx.get("status", type_hint=DeliveryStatus)
 
 
+@webhook_delivery.handler("forget", ingress_private=True)
+async def forget_delivery(ctx: restate.ObjectContext) -> None:
+    ctx.clear_all()
+
+
 def push_result(ctx: restate.Context, webhook_id: str, request: DeliveryRequest) -> None:
     """Start the delivery as its own invocation: the pull answer never waits for the receiver."""
-    ctx.workflow_send(deliver, webhook_id, request)
+    ctx.object_send(deliver, webhook_id, request)
