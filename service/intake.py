@@ -41,8 +41,9 @@ class QueryPlan(BaseModel):
     completion: CompletionPlan
     # When the promise began: read in the same step, so it costs no journal entry of its own.
     submitted_at: datetime
-    # How a webhook is sent; its `started_at` is set when the promise ends and pushes.
-    delivery: DeliveryPolicy
+    # How a webhook is sent; its `started_at` is set when the promise ends and pushes. None
+    # in a plan journaled by an older version: the delivery then reads the settings itself.
+    delivery: DeliveryPolicy | None = None
 
 
 def plan_query(request: QueryRequest) -> QueryPlan:

@@ -105,10 +105,11 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     record.ended_at = ended
     ctx.set("record", record)
     if request.callback_url and record.webhook_id:
+        policy = plan.delivery
+        if policy is not None:  # the retry window starts now
+            policy = policy.model_copy(update={"started_at": ended.timestamp()})
         delivery = DeliveryRequest(
-            callback_url=request.callback_url,
-            body=encode_result(result).decode(),
-            policy=plan.delivery.model_copy(update={"started_at": ended.timestamp()}),
+            callback_url=request.callback_url, body=encode_result(result).decode(), policy=policy
         )
         push_result(ctx, record.webhook_id, delivery)
     return result

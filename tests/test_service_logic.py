@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from service.athena.decode import decode_cell, decode_rows
 from service.backoff import backoff_delay
 from service.completion.sweeper import GROWTH, shard_of
-from service.intake import client_request_token, plan_query
+from service.intake import QueryPlan, client_request_token, plan_query
 from service.models import DEMO_QUERY, Column, QueryRequest, describe_validation_error
 from service.push.delivery import DeliveryPolicy, DeliveryRequest, backoff_s
 from service.settings import SettingsError, from_environment, settings
@@ -114,7 +114,10 @@ def test_a_delivery_request_from_an_older_deployment_is_still_understood() -> No
     )
     assert older.policy is None
     current = plan_query(QueryRequest(query="SELECT 1"))
-    assert current.delivery.retry_window_s == settings().webhook_retry_window_s
+    assert current.delivery and current.delivery.retry_window_s == settings().webhook_retry_window_s
+    # A plan an older version journaled has no policy either, and still replays.
+    older_plan = current.model_dump(exclude={"delivery"})
+    assert QueryPlan.model_validate(older_plan).delivery is None
 
 
 def test_service_types_stay_what_running_systems_registered() -> None:
