@@ -39,7 +39,7 @@ from service.models import (
     webhook_id_for,
 )
 from service.promise import CANCEL, RETENTION, CancelRequest, PromiseRecord, promise
-from service.push.delivery import DeliveryRequest, push_result
+from service.push.delivery import push_result
 
 query = restate.Service("query")
 
@@ -105,13 +105,8 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     record.ended_at = ended
     ctx.set("record", record)
     if request.callback_url and record.webhook_id:
-        policy = plan.delivery
-        if policy is not None:  # the retry window starts now
-            policy = policy.model_copy(update={"started_at": ended.timestamp()})
-        delivery = DeliveryRequest(
-            callback_url=request.callback_url, body=encode_result(result).decode(), policy=policy
-        )
-        push_result(ctx, record.webhook_id, delivery)
+        body = encode_result(result).decode()
+        push_result(ctx, record.webhook_id, request.callback_url, body, plan.delivery, ended)
     return result
 
 

@@ -9,7 +9,7 @@ A virtual object it stays: Restate refuses a deployment that changes a service's
 """
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import restate
@@ -142,6 +142,17 @@ async def forget_delivery(ctx: restate.ObjectContext) -> None:
     ctx.clear_all()
 
 
-def push_result(ctx: restate.Context, webhook_id: str, request: DeliveryRequest) -> None:
-    """Start the delivery as its own invocation: the pull answer never waits for the receiver."""
+def push_result(
+    ctx: restate.Context,
+    webhook_id: str,
+    callback_url: str,
+    body: str,
+    policy: DeliveryPolicy | None,
+    now: datetime,
+) -> None:
+    """Start the delivery as its own invocation (the pull answer never waits for the
+    receiver), with the promise's journaled policy; its retry window starts `now`."""
+    if policy is not None:
+        policy = policy.model_copy(update={"started_at": now.timestamp()})
+    request = DeliveryRequest(callback_url=callback_url, body=body, policy=policy)
     ctx.object_send(deliver, webhook_id, request)
