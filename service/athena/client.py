@@ -1,7 +1,9 @@
 """The Athena adapter: boto3 calls in threads, shaped into small models; no Restate here."""
 
 import asyncio
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
@@ -32,6 +34,11 @@ FINAL_STATES: frozenset[str] = frozenset(get_args(FinalState))
 # Athena answers these when the request itself is wrong or not allowed: retrying cannot help.
 PERMANENT_ERROR_CODES = {"InvalidRequestException", "AccessDeniedException", "ValidationException"}
 PAGE_LIMIT = 1000
+# Athena calls in flight at once per process: threads of their own and as many pooled
+# connections. asyncio's default executor has min(32, cores + 4) threads (6 on 2 cores), and
+# each Athena call waits 50-300 ms on the network: a burst or a page-heavy moment would queue
+# every promise's steps behind six calls.
+CONCURRENT_CALLS = 32
 # BatchGetQueryExecution takes at most 50 ids.
 BATCH_LIMIT = 50
 
@@ -79,6 +86,7 @@ def athena_client(settings: Settings) -> AthenaClient:
         region_name=settings.aws_region,
         config=Config(
             retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=CONCURRENT_CALLS,
             connect_timeout=5,
             read_timeout=20,
         ),
@@ -156,10 +164,16 @@ class AthenaQueries:
         await _call(lambda: self._client.stop_query_execution(QueryExecutionId=query_execution_id))
 
 
+_CALLS = ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="athena")
+
+
 async def _call(request: Callable[[], T]) -> T:
-    """One blocking boto3 call in a thread; permanent refusals become AthenaRequestRejected."""
+    """One blocking boto3 call in a thread of the Athena pool (not the default executor, which
+    is small and shared); permanent refusals become AthenaRequestRejected."""
     try:
-        return await asyncio.to_thread(request)
+        # The caller's context goes along, as asyncio.to_thread would take it.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(_CALLS, context.run, request)
     except ClientError as error:
         details = error.response.get("Error", {})
         code = details.get("Code", "")
