@@ -64,11 +64,16 @@ def deliveries(stack: LocalStack) -> list[dict[str, object]]:
     return list(requests.get(f"{stack.listener_url}/deliveries", timeout=120).json())
 
 
-def wait_for(what: str, done: Callable[[], bool], timeout_s: float) -> float:
-    began = time.monotonic()
-    while not done():
-        if time.monotonic() - began > timeout_s:
-            raise TimeoutError(f"{what}: not done after {timeout_s:g} s")
+def wait_for(what: str, so_far: Callable[[], int], goal: int, timeout_s: float) -> float:
+    """Seconds until `so_far()` reaches `goal`, saying how far it got every 30 s meanwhile."""
+    began = said = time.monotonic()
+    while (reached := so_far()) < goal:
+        now = time.monotonic()
+        if now - began > timeout_s:
+            raise TimeoutError(f"{what}: {reached} of {goal} after {timeout_s:g} s")
+        if now - said >= 30:
+            print(f"  ... {what}: {reached} of {goal} after {now - began:.0f} s", flush=True)
+            said = now
         time.sleep(2)
     return time.monotonic() - began
 
@@ -76,8 +81,9 @@ def wait_for(what: str, done: Callable[[], bool], timeout_s: float) -> float:
 def report_delivery(stack: LocalStack, invocations: list[str], waited_for: str) -> None:
     wanted = {webhook_id_for(invocation) for invocation in invocations}
     took = wait_for(
-        "deliveries",
-        lambda: wanted <= {str(d["webhook_id"]) for d in deliveries(stack)},
+        "delivered",
+        lambda: len(wanted & {str(d["webhook_id"]) for d in deliveries(stack)}),
+        len(wanted),
         3600,
     )
     mine = [d for d in deliveries(stack) if d["webhook_id"] in wanted]
@@ -105,7 +111,7 @@ def parked(
     invocations = submit_all(stack, sqls)
     print(f"  accepted by the ingress in {time.monotonic() - began:.1f} s")
     # Parked: Athena runs the query (the start step is done) and the promise waits on it.
-    wait_for("parking", lambda: held(stack) >= count, 3600)
+    wait_for("running on Athena", lambda: held(stack), count, 3600)
     print(f"  all {count} running on Athena {time.monotonic() - began:.1f} s after the first")
     # The safety net hands a query to the sweeper after its interval: measure after that.
     time.sleep(safety_net_s + 5)

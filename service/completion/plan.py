@@ -51,13 +51,7 @@ def start_safety_net(ctx: restate.Context, plan: CompletionPlan, query_execution
     """No news for a whole interval: the sweeper checks the query now, then every interval.
     Events say RUNNING in this mode, so the sweeper reports only the end."""
     interval = plan.safety_net_interval_s
-    request = WatchRequest(
-        query_execution_id=query_execution_id,
-        first_delay_s=interval,
-        max_delay_s=interval,
-        due_in_s=0.0,
-    )
-    watch_query(ctx, request, plan.sweeper_shards)
+    sweep_for(ctx, plan, query_execution_id, interval, interval, report_running=False, due_in_s=0)
 
 
 def poll_until_final(
@@ -75,12 +69,14 @@ def sweep_for(
     max_delay_s: float,
     *,
     report_running: bool,
+    due_in_s: float | None = None,
 ) -> None:
     request = WatchRequest(
         query_execution_id=query_execution_id,
         first_delay_s=first_delay_s,
         max_delay_s=max_delay_s,
         report_running=report_running,
+        due_in_s=due_in_s,
     )
     watch_query(ctx, request, plan.sweeper_shards)
 
