@@ -19,7 +19,14 @@ import requests
 from benchmarks.baseline import athena_client
 from benchmarks.chart import write_chart
 from benchmarks.costs import Costs
-from benchmarks.measure import Run, finish, one_baseline, one_promise, scratch_workdir
+from benchmarks.measure import (
+    Run,
+    finish,
+    one_baseline,
+    one_promise,
+    one_refusal,
+    scratch_workdir,
+)
 from benchmarks.stats import mean, print_table, summary_ms
 from infra.local.lambda_endpoint import lambda_cost
 from infra.local.stack import LocalStack, Ports, StackConfig
@@ -97,7 +104,8 @@ def report_throughput(rows: list[list[str]], queries: int) -> None:
         headers,
         rows,
         "q/s: queries a second until every result was pulled (and, for push rows, every "
-        "webhook received by the listener).",
+        "webhook received by the listener). The last row is one Restate invocation that only "
+        "refuses a bad request: the least any invocation costs here.",
     )
 
 
@@ -179,10 +187,13 @@ def main() -> None:
             count = args.throughput_queries
             fast_loop = partial(one_baseline, stack, client, 0.02)
             pull = partial(one_promise, stack, False)
+            refusal = partial(one_refusal, stack)
             rates = [
                 throughput(stack, "boto3 loop, 20 ms poll", fast_loop, count, 100),
                 throughput(stack, "restate, both, pull", pull, count, 100),
                 throughput(stack, "restate, both, pull + push", promise, count, 100),
+                # The floor under every row above: one invocation that does nothing.
+                throughput(stack, "one invocation, refused (400)", refusal, count, 100),
             ]
         lambda_row = measure_lambda(workdir, rows, args.queries)
     finally:

@@ -101,6 +101,20 @@ def one_promise(stack: LocalStack, push: bool = True) -> Run:
     )
 
 
+def one_refusal(stack: LocalStack) -> Run:
+    """The cheapest Restate invocation the service has: `query/query` refusing a bad request
+    (400) before any step. What every invocation costs, whatever its handler does."""
+    began = time.perf_counter()
+    response = requests.post(
+        f"{stack.ingress_url}/query/query",
+        json={"max_rows": -1},
+        headers={"idempotency-key": str(uuid.uuid4())},
+        timeout=300,
+    )
+    assert response.status_code == 400, response.text
+    return Run(query_execution_id="", elapsed_s=time.perf_counter() - began, athena_total_s=0.0)
+
+
 def one_baseline(stack: LocalStack, client: Any, interval_s: float = 0.1) -> Run:
     qid, elapsed = run_polling_loop(client, f"{DEMO_QUERY} -- {uuid.uuid4()}", interval_s)
     return Run(query_execution_id=qid, elapsed_s=elapsed, athena_total_s=0.0)

@@ -46,6 +46,14 @@ class QueryPlan(BaseModel):
     delivery: DeliveryPolicy | None = None
 
 
+def check_and_plan(request: QueryRequest) -> QueryPlan:
+    """Everything decided before the promise begins, in one step: the callback_url checked
+    (a refusal is a 400 and nothing starts), then the plan."""
+    if request.callback_url:
+        refuse_unsafe_callback(request.callback_url)
+    return plan_query(request)
+
+
 def plan_query(request: QueryRequest) -> QueryPlan:
     current = settings()
     return QueryPlan(

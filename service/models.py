@@ -118,10 +118,19 @@ def encode_result(result: QueryResult) -> bytes:
     return result.model_dump_json().encode()
 
 
+WEBHOOK_ID_PREFIX = "msg_"
+
+
 def webhook_id_for(invocation_id: str) -> str:
     """The webhook-id of a result: stable across every retry and replay (the invocation is
     the message), and what `GET /deliveries/{webhook-id}` on the listener is keyed by."""
-    return f"msg_{invocation_id}"
+    return f"{WEBHOOK_ID_PREFIX}{invocation_id}"
+
+
+def invocation_id_of(webhook_id: str) -> str | None:
+    """The invocation a webhook-id was made from; None for an id `webhook_id_for` never made."""
+    invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
+    return invocation_id if invocation_id and invocation_id != webhook_id else None
 
 
 class QueryResultSerde(Serde[QueryResult]):

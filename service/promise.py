@@ -44,11 +44,12 @@ class PromiseRecord(BaseModel):
     ended_at: datetime | None = None
     webhook_id: str | None = None
     cancel_reason: str | None = None
+    # Set when the promise's own first POST settled the delivery; else `webhookDelivery` has it.
+    delivery: DeliveryStatus | None = None
 
 
 class PromiseStatus(PromiseRecord):
     elapsed_s: float
-    delivery: DeliveryStatus | None = None
 
 
 class CancelRequest(BaseModel):
@@ -104,14 +105,18 @@ async def current(ctx: restate.WorkflowSharedContext) -> PromiseRecord:
 async def status(ctx: restate.WorkflowSharedContext, _body: bytes) -> PromiseStatus:
     record = await current(ctx)
     now = datetime.fromtimestamp(await ctx.time(), tz=UTC)
-    delivery = None
-    if record.webhook_id is not None:
-        delivery = await ctx.object_call(delivery_status, record.webhook_id, None)
+    if record.delivery is None and record.webhook_id is not None:
+        record.delivery = await ctx.object_call(delivery_status, record.webhook_id, None)
     return PromiseStatus(
-        **record.model_dump(),
-        elapsed_s=seconds_since(record.submitted_at, record.ended_at or now),
-        delivery=delivery,
+        **record.model_dump(), elapsed_s=seconds_since(record.submitted_at, record.ended_at or now)
     )
+
+
+@promise.handler("delivery", ingress_private=True)
+async def settled_delivery(ctx: restate.WorkflowSharedContext) -> DeliveryStatus | None:
+    """A delivery the promise settled at its first attempt (`webhookDelivery/status` asks)."""
+    record = await ctx.get("record", type_hint=PromiseRecord)
+    return record.delivery if record else None
 
 
 @promise.handler("cancel", accept="*/*", input_serde=BytesSerde())

@@ -26,10 +26,10 @@ from service.completion.plan import (
 from service.endings import RESTATE_CANCEL, Ending, is_cancellation, query_result
 from service.intake import (
     QueryPlan,
+    check_and_plan,
     client_request_token,
     parse_request,
     plan_query,
-    refuse_unsafe_callback,
 )
 from service.models import (
     QueryRequest,
@@ -51,6 +51,8 @@ STOP_WINDOW_S = 60.0
 class PromiseStart(BaseModel):
     request: QueryRequest
     invocation_id: str
+    # None from a front of an older deployment: the promise then plans itself.
+    plan: QueryPlan | None = None
 
 
 @query.handler(
@@ -64,15 +66,14 @@ class PromiseStart(BaseModel):
 )
 async def run_query(ctx: restate.Context, body: bytes) -> bytes:
     request = parse_request(body)
-    if request.callback_url:
-        # DNS answers change: journal the verdict, so a replay reaches the same one.
-        await ctx.run_typed(
-            "check callback_url", refuse_unsafe_callback, RunOptions(), request.callback_url
-        )
+    # One step: the settings and the callback_url's verdict (DNS answers change) journaled
+    # together, so a replay reaches the same ones.
+    plan = await ctx.run_typed("check and plan", check_and_plan, RunOptions(), request)
     invocation_id = ctx.request().id
-    start = PromiseStart(request=request, invocation_id=invocation_id).model_dump_json()
+    start = PromiseStart(request=request, invocation_id=invocation_id, plan=plan)
+    start_json = start.model_dump_json()
     # The promise is keyed by this invocation: a caller's key resolves to it (see README).
-    call = ctx.generic_call("promise", "run", start.encode(), key=invocation_id)
+    call = ctx.generic_call("promise", "run", start_json.encode(), key=invocation_id)
     try:
         return await call
     except TerminalError as error:
@@ -88,7 +89,9 @@ async def run_query(ctx: restate.Context, body: bytes) -> bytes:
 @promise.main(output_serde=QueryResultSerde(), workflow_retention=RETENTION)
 async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     request = start.request
-    plan: QueryPlan = await ctx.run_typed("plan", plan_query, RunOptions(), request)
+    plan = start.plan
+    if plan is None:  # sent by the front of an older deployment
+        plan = await ctx.run_typed("plan", plan_query, RunOptions(), request)
     record = PromiseRecord(
         invocation_id=start.invocation_id,
         query=request.query,
@@ -105,8 +108,12 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     record.ended_at = ended
     ctx.set("record", record)
     if request.callback_url and record.webhook_id:
+        # Pushed before it is returned: the first attempt is a step here, not an invocation.
         body = encode_result(result).decode()
-        push_result(ctx, record.webhook_id, request.callback_url, body, plan.delivery, ended)
+        url, policy = request.callback_url, plan.delivery
+        record.delivery = await push_result(ctx, record.webhook_id, url, body, policy, ended)
+        if record.delivery is not None:
+            ctx.set("record", record)
     return result
 
 

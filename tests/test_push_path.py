@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from infra.local.stack import LocalStack
+from infra.local.stack import LocalStack, admin_sql
 from service.models import DEMO_QUERY
 from tests.stack_support import (
     deliveries,
@@ -90,6 +90,34 @@ def test_delivery_status_is_visible_and_the_poller_can_submit_with_a_callback(
     )
     assert status["attempts"] == 1 and status["last_status"] == 200
     assert stored_delivery(stack, webhook_id)["body"] + "\n" == run.stdout  # type: ignore[index]
+
+
+def test_the_first_attempt_is_made_before_the_pull_answer_and_costs_no_invocation(
+    stack: LocalStack,
+) -> None:
+    """The promise POSTs once itself: a receiver that takes it needs no `webhookDelivery`."""
+    response = pull_with_callback(stack, tagged(DEMO_QUERY))
+    assert response.status_code == 200, response.text
+    webhook_id = f"msg_{response.json()['invocation_id']}"
+    # Pushed, then returned: the webhook is there by the time the pulled answer is.
+    pushed = stored_delivery(stack, webhook_id)
+    assert pushed is not None and pushed["body"].encode() == response.content
+
+    def invocations_keyed(key: str) -> list[dict[str, Any]]:
+        sql = f"SELECT target FROM sys_invocation WHERE target_service_key = '{key}'"
+        return admin_sql(stack.admin_url, sql)
+
+    assert invocations_keyed(webhook_id) == []
+    # (the same look-up does find the query's mailbox, keyed like the delivery would be)
+    assert invocations_keyed(response.json()["query_execution_id"]) != []
+    # Its outcome is still where callers look for it, by webhook-id and in the status.
+    status = delivery_status(stack, webhook_id)
+    assert status is not None
+    assert (status["state"], status["attempts"], status["last_status"]) == ("delivered", 1, 200)
+    promise = requests.post(
+        f"{stack.ingress_url}/promise/{response.json()['invocation_id']}/status", timeout=10
+    ).json()
+    assert promise["delivery"] == status
 
 
 def test_a_metadata_callback_is_refused_before_the_query_starts(stack: LocalStack) -> None:

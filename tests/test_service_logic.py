@@ -10,8 +10,22 @@ from service.athena.decode import decode_cell, decode_rows
 from service.backoff import backoff_delay
 from service.completion.sweeper import GROWTH, shard_of
 from service.intake import QueryPlan, client_request_token, plan_query
-from service.models import DEMO_QUERY, Column, QueryRequest, describe_validation_error
-from service.push.delivery import DeliveryPolicy, DeliveryRequest, backoff_s
+from service.models import (
+    DEMO_QUERY,
+    Column,
+    QueryRequest,
+    describe_validation_error,
+    invocation_id_of,
+    webhook_id_for,
+)
+from service.push.delivery import (
+    Attempt,
+    DeliveryPolicy,
+    DeliveryRequest,
+    DeliveryStatus,
+    backoff_s,
+    count_attempt,
+)
 from service.settings import SettingsError, from_environment, settings
 
 
@@ -92,19 +106,53 @@ def test_sweeper_checks_grow_from_first_to_max_and_shards_spread_queries() -> No
     assert shard_of("a", 16) == shard_of("a", 16)
 
 
-def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:
-    policy = DeliveryPolicy(
+def webhook_policy(retry_window_s: float = 86400) -> DeliveryPolicy:
+    return DeliveryPolicy(
         attempt_timeout_s=15,
-        retry_window_s=86400,
+        retry_window_s=retry_window_s,
         first_backoff_s=1,
         max_backoff_s=600,
         allow_private=False,
         started_at=0.0,
     )
+
+
+def test_webhook_backoff_is_capped_jittered_and_honours_retry_after() -> None:
+    policy = webhook_policy()
     assert backoff_s(policy, 1, 0.0, None) == 0.5
     assert backoff_s(policy, 1, 1.0, None) == 1.0
     assert backoff_s(policy, 20, 1.0, None) == 600
     assert backoff_s(policy, 1, 0.0, 120) == 120
+
+
+@pytest.mark.parametrize(
+    ("verdict", "finished_at", "state", "waits"),
+    [
+        ("delivered", 1.0, "delivered", False),
+        ("give_up", 1.0, "gave_up", False),
+        ("retry", 1.0, "retrying", True),
+        ("retry", 99.9, "gave_up", False),  # the next try would fall outside the window
+    ],
+)
+def test_each_attempt_is_counted_and_decides_what_comes_next(
+    verdict: str, finished_at: float, state: str, waits: bool
+) -> None:
+    status = DeliveryStatus(webhook_id="msg_x", callback_url="https://x.example", attempts=1)
+    outcome = Attempt.model_validate(
+        {"verdict": verdict, "status": 503, "error": "HTTP 503", "finished_at": finished_at}
+    )
+    delay = count_attempt(status, outcome, webhook_policy(retry_window_s=100), jitter=1.0)
+    assert (status.state, status.attempts, status.last_status) == (state, 2, 503)
+    assert (delay is not None) == waits
+    if delay is not None:
+        assert delay == 2.0  # the second retry of a 1 s first backoff, full jitter
+
+
+def test_a_webhook_id_leads_back_to_its_promise() -> None:
+    # `webhookDelivery/status` asks the promise for a delivery its first attempt settled.
+    assert invocation_id_of(webhook_id_for("inv_1abc")) == "inv_1abc"
+    assert invocation_id_of("msg_") is None
+    assert invocation_id_of("inv_1abc") is None
 
 
 def test_a_delivery_request_from_an_older_deployment_is_still_understood() -> None:

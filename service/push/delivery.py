@@ -1,8 +1,11 @@
 """Push delivery: the result POSTed to the caller's callback_url, durably, until it lands.
 
-One virtual object per webhook-id holds the delivery's outcome, so anyone can ask for it
-(`POST /webhookDelivery/{webhook-id}/status`) while the retries go on. Every attempt is a
-durable step and every wait a durable sleep: a restart resumes the plan, it does not reset it.
+The promise makes the first attempt itself, as a step of its own run (`push_result`): most
+receivers take it, and then the delivery costs no invocation of its own. Only a first attempt
+that must be retried is handed to `webhookDelivery`, one virtual object per webhook-id, which
+sleeps durably between attempts and holds the outcome. Either way the outcome is readable at
+`POST /webhookDelivery/{webhook-id}/status`. Every attempt is a durable step and every wait a
+durable sleep: a restart resumes the plan, it does not reset it.
 
 A virtual object it stays: Restate refuses a deployment that changes a service's type
 (META0006), so making it a workflow would block every upgrade of a running system.
@@ -14,9 +17,11 @@ from typing import Literal
 
 import restate
 from pydantic import BaseModel
-from restate import RunOptions
+from restate import RunOptions, TerminalError
 
 from service.backoff import backoff_delay
+from service.endings import is_cancellation
+from service.models import invocation_id_of
 from service.push.webhook import AttemptOutcome, post_webhook, signed_headers
 from service.settings import settings
 
@@ -38,17 +43,19 @@ class DeliveryPolicy(BaseModel):
     started_at: float
 
 
+class Attempt(AttemptOutcome):
+    """One POST's outcome, and when it was over (journaled with it: no step of its own)."""
+
+    finished_at: float
+
+
 class DeliveryRequest(BaseModel):
     callback_url: str
     body: str
     # None from a promise of an older deployment: the delivery then reads the settings itself.
     policy: DeliveryPolicy | None = None
-
-
-class Attempt(AttemptOutcome):
-    """One POST's outcome, and when it was over (journaled with it: no step of its own)."""
-
-    finished_at: float
+    # The attempt the promise made before handing over; None: no attempt made yet.
+    first_attempt: Attempt | None = None
 
 
 DeliveryState = Literal["pending", "retrying", "delivered", "gave_up"]
@@ -103,38 +110,63 @@ async def attempt_delivery(
     return Attempt(**outcome.model_dump(), finished_at=time.time())
 
 
+async def post_once(
+    ctx: restate.Context, request: DeliveryRequest, webhook_id: str, policy: DeliveryPolicy
+) -> Attempt:
+    # The POST is one step: if we crash after it but before the journal records it, it is
+    # sent again with the same webhook-id, and the receiver de-duplicates.
+    return await ctx.run_typed(
+        "POST webhook", attempt_delivery, RunOptions(), request, webhook_id, policy
+    )
+
+
+def count_attempt(
+    status: DeliveryStatus, outcome: Attempt, policy: DeliveryPolicy, jitter: float
+) -> float | None:
+    """Add the attempt to the status; the wait before the next one, or None when it is over."""
+    status.attempts += 1
+    status.last_status, status.last_error = outcome.status, outcome.error
+    delay = backoff_s(policy, status.attempts, jitter, outcome.retry_after_s)
+    out_of_time = outcome.finished_at + delay - policy.started_at > policy.retry_window_s
+    if outcome.verdict == "retry" and not out_of_time:
+        status.state = "retrying"
+        return delay
+    status.state = "delivered" if outcome.verdict == "delivered" else "gave_up"
+    return None
+
+
 @webhook_delivery.handler("deliver", ingress_private=True)
 async def deliver(ctx: restate.ObjectContext, request: DeliveryRequest) -> DeliveryStatus:
     status = DeliveryStatus(webhook_id=ctx.key(), callback_url=request.callback_url)
     policy = request.policy
     if policy is None:
         policy = await ctx.run_typed("delivery policy", delivery_policy)
+    outcome = request.first_attempt
     while True:
-        # The POST is one step: if we crash after it but before the journal records it, it is
-        # sent again with the same webhook-id, and the receiver de-duplicates.
-        outcome: Attempt = await ctx.run_typed(
-            "POST webhook", attempt_delivery, RunOptions(), request, ctx.key(), policy
-        )
-        status.attempts += 1
-        status.last_status, status.last_error = outcome.status, outcome.error
-        delay = backoff_s(policy, status.attempts, ctx.random().random(), outcome.retry_after_s)
-        out_of_time = outcome.finished_at + delay - policy.started_at > policy.retry_window_s
-        if outcome.verdict == "retry" and not out_of_time:
-            status.state = "retrying"
-            ctx.set("status", status)
-            await ctx.sleep(timedelta(seconds=delay), name="webhook backoff")
-            continue
-        status.state = "delivered" if outcome.verdict == "delivered" else "gave_up"
+        if outcome is None:
+            outcome = await post_once(ctx, request, ctx.key(), policy)
+        delay = count_attempt(status, outcome, policy, ctx.random().random())
         ctx.set("status", status)
-        # The outcome stays readable as long as the promise itself does, then goes.
-        ctx.object_send(forget_delivery, ctx.key(), None, send_delay=DELIVERY_RETENTION)
-        return status
+        if delay is None:
+            # The outcome stays readable as long as the promise itself does, then goes.
+            ctx.object_send(forget_delivery, ctx.key(), None, send_delay=DELIVERY_RETENTION)
+            return status
+        await ctx.sleep(timedelta(seconds=delay), name="webhook backoff")
+        outcome = None
 
 
 @webhook_delivery.handler("status", kind="shared")
 async def delivery_status(ctx: restate.ObjectSharedContext) -> DeliveryStatus | None:
-    """The outcome so far; null before the first attempt, and after the retention."""
-    return await ctx.get("status", type_hint=DeliveryStatus)
+    """The outcome so far; null before the first attempt, and after the retention. A delivery
+    the promise completed at its first attempt never came here: its promise holds it."""
+    status = await ctx.get("status", type_hint=DeliveryStatus)
+    if status is not None:
+        return status
+    invocation_id = invocation_id_of(ctx.key())
+    if invocation_id is None:
+        return None
+    held = await ctx.generic_call("promise", "delivery", b"", key=invocation_id)
+    return DeliveryStatus.model_validate_json(held) if held.strip() not in (b"", b"null") else None
 
 
 @webhook_delivery.handler("forget", ingress_private=True)
@@ -142,17 +174,33 @@ async def forget_delivery(ctx: restate.ObjectContext) -> None:
     ctx.clear_all()
 
 
-def push_result(
+async def push_result(
     ctx: restate.Context,
     webhook_id: str,
     callback_url: str,
     body: str,
     policy: DeliveryPolicy | None,
     now: datetime,
-) -> None:
-    """Start the delivery as its own invocation (the pull answer never waits for the
-    receiver), with the promise's journaled policy; its retry window starts `now`."""
-    if policy is not None:
-        policy = policy.model_copy(update={"started_at": now.timestamp()})
+) -> DeliveryStatus | None:
+    """POST the result once from the promise's own run; hand a delivery that must be retried
+    to `webhookDelivery`. Returns the outcome when the first attempt settled it (delivered,
+    or given up), None when the retries carry on elsewhere. Its retry window starts `now`."""
     request = DeliveryRequest(callback_url=callback_url, body=body, policy=policy)
-    ctx.object_send(deliver, webhook_id, request)
+    if policy is None:
+        # A plan journaled by an older version: the delivery reads the settings itself.
+        ctx.object_send(deliver, webhook_id, request)
+        return None
+    request.policy = policy = policy.model_copy(update={"started_at": now.timestamp()})
+    try:
+        outcome = await post_once(ctx, request, webhook_id, policy)
+    except TerminalError as error:
+        if not is_cancellation(error):
+            raise
+        # Restate's cancel reached the promise mid-POST: the retries still owe the result.
+        ctx.object_send(deliver, webhook_id, request)
+        return None
+    status = DeliveryStatus(webhook_id=webhook_id, callback_url=callback_url)
+    if count_attempt(status, outcome, policy, ctx.random().random()) is None:
+        return status
+    ctx.object_send(deliver, webhook_id, request.model_copy(update={"first_attempt": outcome}))
+    return None
