@@ -5,7 +5,7 @@ failed for good) stop the query first; if Athena had finished anyway, its real s
 stand, because the result exists and is already paid for.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -59,6 +59,16 @@ def outcome(
         return "CANCELLED", ending.sentence(timeout_s)
     # Athena ended it on its own terms, e.g. stopped from the console or another client.
     return "CANCELLED", athena_reason
+
+
+def ended_at(ending: Ending, status: ExecutionStatus | None, rows: Rows) -> datetime | None:
+    """When the result was complete, by the clock of the promise's last Athena step (the last
+    page read, or the status after a stop), so dating it costs no step of its own. None when
+    a step failed for good: the clocks of the steps before it would date that too early."""
+    heard = rows.heard_at or (status.heard_at if status else None)
+    if ending.kind == "failed" or heard is None:
+        return None
+    return datetime.fromtimestamp(heard, tz=UTC)
 
 
 def query_result(

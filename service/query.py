@@ -23,7 +23,7 @@ from service.completion.plan import (
     stop_watching,
     watch_for_completion,
 )
-from service.endings import RESTATE_CANCEL, Ending, is_cancellation, query_result
+from service.endings import RESTATE_CANCEL, Ending, ended_at, is_cancellation, query_result
 from service.intake import (
     QueryPlan,
     check_and_plan,
@@ -101,7 +101,8 @@ async def run(ctx: restate.WorkflowContext, start: PromiseStart) -> QueryResult:
     ctx.set("record", record)
     outcome = await settle(ctx, start, plan, record)
 
-    ended = await now(ctx)
+    ending, status, rows, _ = outcome
+    ended = ended_at(ending, status, rows) or await now(ctx)
     result = query_result(start.invocation_id, request, plan.timeout_s, *outcome, ended)
     record.phase, record.state, record.error = "done", result.state, result.error
     record.rows_fetched = result.row_count

@@ -7,7 +7,7 @@ from restate import TerminalError
 
 from service.athena.client import AthenaState, ExecutionStatus
 from service.athena.results import Rows
-from service.endings import Ending, is_cancellation, outcome, query_result
+from service.endings import Ending, ended_at, is_cancellation, outcome, query_result
 from service.models import QueryRequest
 from service.promise import parse_cancel
 
@@ -79,3 +79,17 @@ def test_a_cancel_takes_an_optional_reason_and_nothing_else() -> None:
         with pytest.raises(TerminalError) as refused:
             parse_cancel(bad)
         assert refused.value.status_code == 400
+
+
+def test_the_end_is_dated_by_the_last_athena_answer_unless_a_step_failed() -> None:
+    heard = athena("SUCCEEDED").model_copy(update={"heard_at": 100.0})
+    page_read = Rows(heard_at=105.0)
+    finished = Ending(kind="finished")
+    # The last page came after the status: the rows were complete then.
+    assert ended_at(finished, heard, page_read) == datetime.fromtimestamp(105.0, tz=UTC)
+    # Athena failed the query (no rows to read), or a stop's status: the status dates it.
+    assert ended_at(Ending(kind="deadline"), heard, Rows()) == datetime.fromtimestamp(100, UTC)
+    # A step that failed for good retried long after its last answer: the clock must say so.
+    assert ended_at(Ending(kind="failed", detail="x"), heard, page_read) is None
+    # Nothing heard (never started, or Athena unreachable): the promise reads the clock.
+    assert ended_at(Ending(kind="deadline"), None, Rows()) is None

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextvars
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -60,6 +61,9 @@ class ExecutionStatus(BaseModel):
     completed_at: datetime | None = None
     output_location: str | None = None
     statistics: QueryStatistics = QueryStatistics()
+    # When the answer came (epoch seconds): journaled with the step that asked, it dates what
+    # follows without a clock step of its own.
+    heard_at: float | None = None
 
     @property
     def is_final(self) -> bool:
@@ -70,6 +74,7 @@ class ResultPage(BaseModel):
     columns: list[Column]
     rows: list[list[str | None]]
     next_token: str | None = None
+    heard_at: float | None = None  # as ExecutionStatus.heard_at
 
 
 class Described(BaseModel):
@@ -116,7 +121,9 @@ class AthenaQueries:
         response = await _call(
             lambda: self._client.get_query_execution(QueryExecutionId=query_execution_id)
         )
-        return _execution_status(response["QueryExecution"])
+        status = _execution_status(response["QueryExecution"])
+        status.heard_at = time.time()
+        return status
 
     async def describe_with_first_page(
         self, query_execution_id: str, max_results: int
@@ -158,7 +165,8 @@ class AthenaQueries:
             for info in result_set["ResultSetMetadata"]["ColumnInfo"]
         ]
         rows = [[datum.get("VarCharValue") for datum in row["Data"]] for row in result_set["Rows"]]
-        return ResultPage(columns=columns, rows=rows, next_token=response.get("NextToken"))
+        next_token = response.get("NextToken")
+        return ResultPage(columns=columns, rows=rows, next_token=next_token, heard_at=time.time())
 
     async def stop(self, query_execution_id: str) -> None:
         await _call(lambda: self._client.stop_query_execution(QueryExecutionId=query_execution_id))

@@ -25,6 +25,8 @@ class Rows(BaseModel):
     columns: list[Column] = []
     rows: list[list[Any]] = []
     truncated: bool = False
+    # When the last page came (ResultPage.heard_at): the moment the rows were complete.
+    heard_at: float | None = None
 
 
 def first_page_size(max_rows: int) -> int:
@@ -73,5 +75,8 @@ async def fetch_rows(
         # The last page needs no progress note: the promise's final record follows at once.
         progress(len(rows))
     return Rows(
-        columns=columns, rows=decode_rows(columns, rows[:max_rows]), truncated=len(rows) > max_rows
+        columns=columns,
+        rows=decode_rows(columns, rows[:max_rows]),
+        truncated=len(rows) > max_rows,
+        heard_at=page.heard_at,
     )
