@@ -110,11 +110,14 @@ def report_throughput(rows: list[list[str]], queries: int) -> None:
 
 
 def use_mode(stack: LocalStack, mode: str) -> None:
-    """Restart every service process (one, or each worker behind the balancer) in `mode`."""
+    """Restart every service process (one, or each worker behind the balancer) in `mode`.
+    In `poll` mode Athena's events are dropped, as where no EventBridge rule exists."""
     for name, process in stack.processes.items():
         if name.startswith("service") and "COMPLETION_MODE" in process.env:
             process.env["COMPLETION_MODE"] = mode
             stack.restart(name, kill=False)
+    events = {"drop_events_rate": 1.0 if mode == "poll" else 0.0}
+    requests.post(f"{stack.athena_url}/_local/config", json=events, timeout=10).raise_for_status()
 
 
 def report(rows: list[list[str]], queries: int) -> None:

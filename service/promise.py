@@ -17,6 +17,7 @@ from restate import TerminalError
 from restate.serde import BytesSerde
 
 from service.completion.mailbox import athena_state
+from service.completion.sweeper import watched_state
 from service.models import ResultState, describe_validation_error
 from service.push.delivery import DeliveryStatus, delivery_status
 
@@ -44,12 +45,15 @@ class PromiseRecord(BaseModel):
     ended_at: datetime | None = None
     webhook_id: str | None = None
     cancel_reason: str | None = None
+    # The sweeper shard that knows Athena's latest state (poll mode); None: the mailbox does.
+    state_keeper: str | None = None
     # Set when the promise's own first POST settled the delivery; else `webhookDelivery` has it.
     delivery: DeliveryStatus | None = None
 
 
 class PromiseStatus(PromiseRecord):
     elapsed_s: float
+    state_keeper: str | None = Field(None, exclude=True)  # internal: not part of the answer
 
 
 class CancelRequest(BaseModel):
@@ -91,8 +95,12 @@ def seconds_since(start: datetime, now: datetime) -> float:
 async def current(ctx: restate.WorkflowSharedContext) -> PromiseRecord:
     """The record, with Athena's latest state as events (or the sweeper) reported it."""
     record = await load_record(ctx)
-    if record.phase == "queued" and record.query_execution_id:
-        seen = await ctx.object_call(athena_state, record.query_execution_id, None)
+    query_execution_id = record.query_execution_id
+    if record.phase == "queued" and query_execution_id:
+        if record.state_keeper is not None:
+            seen = await ctx.object_call(watched_state, record.state_keeper, query_execution_id)
+        else:
+            seen = await ctx.object_call(athena_state, query_execution_id, None)
         if seen is not None:
             record.athena_state = seen
             # Once Athena is final, what is left for the promise is reading the rows.

@@ -20,6 +20,7 @@ from service.athena.steps import athena, athena_retry, terminal_on_rejection
 from service.completion.plan import (
     distrust_events,
     start_safety_net,
+    state_keeper,
     stop_watching,
     watch_for_completion,
 )
@@ -139,6 +140,7 @@ async def settle(
         failed = Ending(kind="failed", detail=f"Athena did not start the query: {error.message}")
         return failed, None, Rows(), None
     record.phase, record.query_execution_id, record.athena_state = "queued", execution_id, "QUEUED"
+    record.state_keeper = state_keeper(plan.completion, execution_id)
     ctx.set("record", record)
 
     ending, described = await wait_for_ending(ctx, plan, execution_id)
@@ -150,8 +152,9 @@ async def settle(
     rows = Rows()
     if status is not None and status.state == "SUCCEEDED":
         record.phase, record.athena_state = "fetching", status.state
-        ctx.set("record", record)
         first_page = described.first_page if described else None
+        if first_page is None or first_page.next_token:
+            ctx.set("record", record)  # pages to read: status and cancel see "fetching"
         try:
             rows = await read_rows(ctx, status, plan, record, first_page)
             ending = Ending(kind="finished") if ending.kind == "failed" else ending
@@ -169,7 +172,7 @@ async def wait_for_ending(
     safety_net = watch_for_completion(ctx, plan.completion, execution_id, awakeable_id)
     deadline = ctx.sleep(timedelta(seconds=plan.timeout_s), name="query deadline")
     cancelled = ctx.promise(CANCEL, type_hint=str).value()
-    mailbox_cleared = False
+    mailbox_clear = plan.completion.mode == "poll"  # the sweeper alone, no mailbox
     try:
         while True:
             waits: dict[str, restate.RestateDurableFuture[Any]] = {
@@ -190,19 +193,20 @@ async def wait_for_ending(
                 return Ending(kind="cancelled", detail=str(value)), None
             described = await ask_athena(ctx, plan, execution_id, str(value))
             if described.status.is_final:
-                mailbox_cleared = True  # it clears itself once it has resolved the awakeable
+                mailbox_clear = True  # it clears itself once it has resolved the awakeable
                 return Ending(kind="finished"), described
             # An event is a hint and Athena the truth: after a premature or forged one, only
             # the sweeper's checks count, so forged events cannot make this loop again.
             awakeable_id, finished = ctx.awakeable(type_hint=str)
             safety_net = None  # the sweeper checks it briskly from now on
             distrust_events(ctx, plan.completion, execution_id, awakeable_id)
+            mailbox_clear = False
     except TerminalError as error:
         if is_cancellation(error):
             return Ending(kind="cancelled", detail=RESTATE_CANCEL), None
         return Ending(kind="failed", detail=error.message), None
     finally:
-        stop_watching(ctx, execution_id, mailbox_cleared)
+        stop_watching(ctx, execution_id, mailbox_clear)
 
 
 async def ask_athena(

@@ -218,6 +218,52 @@ def test_poll_mode_completes_by_polling_without_events(poll_stack: LocalStack) -
     assert execution["calls_before_completion"].get("BatchGetQueryExecution", 0) >= 1
 
 
+def promise_status(stack: LocalStack, invocation_id: str) -> dict[str, Any]:
+    response = requests.post(f"{stack.ingress_url}/promise/{invocation_id}/status", timeout=10)
+    return dict(response.json())
+
+
+def test_poll_mode_the_sweeper_resolves_the_promise_itself(poll_stack: LocalStack) -> None:
+    """No mailbox between the sweeper and the promise: no invocation per state, and status
+    still shows RUNNING, from the sweeper's own last check."""
+    sql, key = tagged(DEMO_QUERY, "run_time_s=3 drop_events=1"), str(uuid.uuid4())
+    invocation_id = send(poll_stack, {"query": sql}, key).json()["invocationId"]
+    shown = wait_until(
+        lambda: (
+            (status := promise_status(poll_stack, invocation_id)).get("phase") == "running"
+            and status
+        ),
+        30,
+        "status to show the query running",
+    )
+    assert shown["athena_state"] == "RUNNING" and "state_keeper" not in shown
+    result = attach(poll_stack, key).json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    mailbox = admin_query(
+        poll_stack,
+        "SELECT target FROM sys_invocation "
+        f"WHERE target_service_key = '{result['query_execution_id']}'",
+    )
+    assert mailbox == []
+
+
+def test_poll_mode_a_deadline_leaves_the_sweeper_nothing_to_trip_on(
+    poll_stack: LocalStack,
+) -> None:
+    # The promise ends at its deadline while the sweeper still holds its awakeable: the next
+    # check resolves an awakeable nobody waits for any more, and nothing fails.
+    sql = tagged(DEMO_QUERY, "run_time_s=30 drop_events=1")
+    result = submit(poll_stack, {"query": sql, "timeout_s": 1}).json()
+    assert result["state"] == "TIMED_OUT"
+    wait_until(
+        lambda: only_execution(poll_stack, sql)["calls"].get("BatchGetQueryExecution", 0) >= 2,
+        30,
+        "the sweeper's checks after the stop",
+    )
+    time.sleep(1)
+    assert failing_invocations(poll_stack) == []
+
+
 def test_many_parked_promises_share_batched_status_checks(poll_stack: LocalStack) -> None:
     """Thirty promises parked at once cost a few BatchGetQueryExecution calls per round of
     checks, not one call each, and all complete."""

@@ -2,10 +2,14 @@
 
 A promise that polls (poll mode, the safety net in `both` mode, or after an event that was
 not the truth) registers its query here. Each sweep asks Athena about every query that is
-due in calls of up to 50 ids (BatchGetQueryExecution), passes final states (and, in poll
-mode, RUNNING) to the query's mailbox, and schedules the next sweep: at the earliest due
-check, but never so soon that the shards together exceed ATHENA_STATUS_CALLS_PER_S. So
-10,000 parked promises cost a few status calls a second, not one each.
+due in calls of up to 50 ids (BatchGetQueryExecution), brings a final state to the promise,
+and schedules the next sweep: at the earliest due check, but never so soon that the shards
+together exceed ATHENA_STATUS_CALLS_PER_S. So 10,000 parked promises cost a few status calls
+a second, not one each.
+
+In poll mode the sweeper alone brings news, so the promise hands it the awakeable and it
+resolves it itself, and keeps the latest state for `status`: no mailbox, no invocation per
+state. Otherwise (beside events) the news goes to the query's mailbox, where events meet it.
 
 Sweeps are durable: a delayed self-send carries the time it was scheduled for, and a sweep
 whose time is no longer the shard's `sweep_at` was superseded and does nothing.
@@ -35,11 +39,13 @@ class WatchRequest(BaseModel):
     query_execution_id: str
     first_delay_s: float
     max_delay_s: float
-    # Poll mode has no events to say RUNNING: the sweeper says it, once, for status.
+    # Sent by promises of older deployments in poll mode: tell the mailbox RUNNING, once.
     report_running: bool = False
     # When the first check is due, if not `first_delay_s` from now (the safety net has
     # already waited its interval when it registers).
     due_in_s: float | None = None
+    # Poll mode: the awakeable to resolve with the final state. None: tell the mailbox.
+    awakeable_id: str | None = None
 
 
 class Watch(BaseModel):
@@ -48,6 +54,9 @@ class Watch(BaseModel):
     max_s: float
     checks: int = 0
     report_running: bool = False
+    awakeable_id: str | None = None
+    # What Athena said at the last check: `status` reads it in poll mode.
+    athena_state: AthenaState | None = None
 
 
 class CheckedStates(BaseModel):
@@ -97,6 +106,7 @@ async def watch(ctx: restate.ObjectContext, request: WatchRequest) -> None:
         first_s=request.first_delay_s,
         max_s=request.max_delay_s,
         report_running=request.report_running,
+        awakeable_id=request.awakeable_id,
     )
     ctx.set(WATCH_PREFIX + request.query_execution_id, watched)
     scheduled = await ctx.get("sweep_at", type_hint=float)
@@ -150,14 +160,25 @@ def settle(
         log.info("Athena does not know query %s; no longer watching it", query)
         return watched.model_copy(update={"due_at": -1.0})
     if state in FINAL_STATES:
-        ctx.object_send(on_athena_state, query, state)
+        if watched.awakeable_id is not None:
+            ctx.resolve_awakeable(watched.awakeable_id, state)
+        else:
+            ctx.object_send(on_athena_state, query, state)
         return watched.model_copy(update={"due_at": -1.0})
-    if state == "RUNNING" and watched.report_running:
+    if state == "RUNNING" and watched.report_running and watched.awakeable_id is None:
         ctx.object_send(on_athena_state, query, "RUNNING")
         watched = watched.model_copy(update={"report_running": False})
     checks = watched.checks + 1
     wait = backoff_delay(watched.first_s, watched.max_s, checks, growth=GROWTH)
-    return watched.model_copy(update={"checks": checks, "due_at": now + wait})
+    update = {"checks": checks, "due_at": now + wait, "athena_state": state}
+    return watched.model_copy(update=update)
+
+
+@sweeper.handler("athenaState", kind="shared")
+async def watched_state(ctx: restate.ObjectSharedContext, query_execution_id: str) -> str | None:
+    """What Athena said of a watched query at its last check; no call to Athena."""
+    watched = await ctx.get(WATCH_PREFIX + query_execution_id, type_hint=Watch)
+    return watched.athena_state if watched else None
 
 
 def schedule(ctx: restate.ObjectContext, at: float, now: float) -> None:
