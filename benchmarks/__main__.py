@@ -180,8 +180,8 @@ def main() -> None:
                 use_mode(stack, mode)
                 rows.append(measure(f"restate, {mode}", promise, args.queries, 1))
             print(f"Measuring {args.in_flight} in flight...", flush=True)
+            use_mode(stack, "both")  # events flow again, for the loop's row too
             rows.append(measure("boto3 loop, 100 ms poll", baseline, args.queries, args.in_flight))
-            use_mode(stack, "both")
             rows.append(measure("restate, both", promise, args.queries, args.in_flight))
             print("Measuring throughput at 100 in flight...", flush=True)
             configure = f"{stack.athena_url}/_local/config"
