@@ -71,10 +71,9 @@ async def run_query(ctx: restate.Context, body: bytes) -> bytes:
     # together, so a replay reaches the same ones.
     plan = await ctx.run_typed("check and plan", check_and_plan, RunOptions(), request)
     invocation_id = ctx.request().id
-    start = PromiseStart(request=request, invocation_id=invocation_id, plan=plan)
-    start_json = start.model_dump_json()
+    start = PromiseStart(request=request, invocation_id=invocation_id, plan=plan).model_dump_json()
     # The promise is keyed by this invocation: a caller's key resolves to it (see README).
-    call = ctx.generic_call("promise", "run", start_json.encode(), key=invocation_id)
+    call = ctx.generic_call("promise", "run", start.encode(), key=invocation_id)
     try:
         return await call
     except TerminalError as error:

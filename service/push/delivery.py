@@ -165,6 +165,7 @@ async def delivery_status(ctx: restate.ObjectSharedContext) -> DeliveryStatus | 
     invocation_id = invocation_id_of(ctx.key())
     if invocation_id is None:
         return None
+    # By name: `promise` imports this module, so its handler cannot be imported here.
     held = await ctx.generic_call("promise", "delivery", b"", key=invocation_id)
     return DeliveryStatus.model_validate_json(held) if held.strip() not in (b"", b"null") else None
 
