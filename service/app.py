@@ -1,4 +1,4 @@
-"""The Restate endpoint: every service this deployment serves.
+"""The Restate endpoint: Athena's durable promise, every service it is made of.
 
 - `query` (service): `query/query` is the public entry point, idempotent by the caller's key.
 - `promise` (workflow, keyed by that invocation's id): the durable promise itself (`run`), and
@@ -6,32 +6,45 @@
 - `sweeper` (virtual object, keyed by shard): checks many parked queries a call; internal.
 - `completion` (virtual object, keyed by queryExecutionId): where news of the end meets the
   waiter; `onEvent` takes EventBridge's events straight from the rule.
-- `athenaEvents` (service): receives Athena's EventBridge state-change events.
+- `athenaEvents` (service): Athena's EventBridge state-change events at one fixed path.
 - `webhookDelivery` (virtual object, keyed by webhook-id): pushes a result; `status` is public.
 """
 
+import functools
+
 import restate
 
-from service.completion.events import athena_events
-from service.completion.mailbox import completion
-from service.completion.sweeper import sweeper
-from service.promise import promise
-from service.push.delivery import webhook_delivery
-from service.query import query
+from service.athena.client import ExecutionStatus
+from service.athena.job import AthenaJob
+from service.athena.results import Rows
+from service.models import QueryRequest, QueryResult
+from service.promisify import DurablePromise, PromiseSettings, ServiceNames
 from service.settings import settings
+
+# The names the first deployment registered: they are ingress paths and running services.
+ATHENA_NAMES = ServiceNames(
+    front="query",
+    front_handler="query",
+    promise="promise",
+    mailbox="completion",
+    sweeper="sweeper",
+    delivery="webhookDelivery",
+    events="athenaEvents",
+    mailbox_checked_handler="onAthenaState",
+    last_state_handler="athenaState",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def promise_settings() -> PromiseSettings:
+    return settings().promise_settings()
+
+
+athena_promise: DurablePromise[QueryRequest, ExecutionStatus, Rows, QueryResult] = DurablePromise(
+    AthenaJob(), ATHENA_NAMES, promise_settings
+)
+SERVICES = athena_promise.services
 
 # Request identity: with RESTATE_IDENTITY_KEYS set, the endpoint answers 401 to any request
 # not signed by a restate-server holding one of the keys' private halves (health excepted).
-SERVICES: list[restate.Service | restate.VirtualObject | restate.Workflow] = [
-    query,
-    promise,
-    sweeper,
-    completion,
-    athena_events,
-    webhook_delivery,
-]
-
-app = restate.app(
-    services=SERVICES,
-    identity_keys=settings().identity_keys,
-)
+app = restate.app(services=SERVICES, identity_keys=settings().identity_keys)

@@ -3,7 +3,7 @@ the one way each is read and written at the service's edge."""
 
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -12,12 +12,14 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    ValidationError,
     field_validator,
 )
-from restate.serde import Serde
 
-from service.push.callback_url import CallbackUrlRefused, check_static
+from service.promisify.delivery.callback_url import CallbackUrlRefused, check_static
+
+# The webhook-id every pushed result carries: the kit makes it from the invocation id.
+from service.promisify.delivery.models import invocation_id_of, webhook_id_for
+from service.promisify.job import ResultState
 
 DEMO_QUERY = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
 
@@ -26,8 +28,6 @@ MAX_QUERY_BYTES = 262_144
 # One result travels as one JSON document through Restate and the webhook: keep it bounded.
 MAX_ROWS_LIMIT = 100_000
 MAX_TIMEOUT_S = 24 * 3600
-
-ResultState = Literal["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]
 
 
 class QueryRequest(BaseModel):
@@ -113,45 +113,13 @@ class QueryResult(BaseModel):
     completed_at: datetime | None
 
 
-def encode_result(result: QueryResult) -> bytes:
-    """The one serialization of a result: both the pull response and the webhook body."""
-    return result.model_dump_json().encode()
-
-
-WEBHOOK_ID_PREFIX = "msg_"
-
-
-def webhook_id_for(invocation_id: str) -> str:
-    """The webhook-id of a result: stable across every retry and replay (the invocation is
-    the message), and what `GET /deliveries/{webhook-id}` on the listener is keyed by."""
-    return f"{WEBHOOK_ID_PREFIX}{invocation_id}"
-
-
-def invocation_id_of(webhook_id: str) -> str | None:
-    """The invocation a webhook-id was made from; None for an id `webhook_id_for` never made."""
-    invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
-    return invocation_id if invocation_id and invocation_id != webhook_id else None
-
-
-class QueryResultSerde(Serde[QueryResult]):
-    """The pull response uses `encode_result`, the very function that makes the webhook body."""
-
-    def deserialize(self, buf: bytes) -> QueryResult | None:
-        return QueryResult.model_validate_json(buf) if buf else None
-
-    def serialize(self, obj: QueryResult | None) -> bytes:
-        return encode_result(obj) if obj is not None else b""
-
-
-def describe_validation_error(
-    error: ValidationError, subject: str = "query request", model: type[BaseModel] = QueryRequest
-) -> str:
-    """`Invalid query request. max_rows: Input should be ...; query: must not be empty`"""
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "body"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = f"is not a known field (known: {', '.join(model.model_fields)})"
-        problems.append(f"{field}: {message}")
-    return f"Invalid {subject}. " + "; ".join(problems)
+__all__ = [
+    "DEMO_QUERY",
+    "Column",
+    "QueryRequest",
+    "QueryResult",
+    "QueryStatistics",
+    "ResultState",
+    "invocation_id_of",
+    "webhook_id_for",
+]

@@ -5,7 +5,6 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from ipaddress import IPv4Address
-from typing import Literal
 
 import boto3
 import restate
@@ -14,11 +13,11 @@ from pydantic import AliasChoices, Field, IPvAnyAddress, field_validator
 from pydantic_settings import BaseSettings
 
 from envconfig import ENV_CONFIG, SettingsError, load
+from service.promisify.settings import CompletionMode, PromiseSettings
 from webhooks.keys import DEV_WEBHOOK_SECRET, SigningKeys
 
 __all__ = ["CompletionMode", "Settings", "SettingsError", "from_environment", "settings"]
 
-CompletionMode = Literal["events", "poll", "both"]
 HOUR_S = 3600.0
 DAY_S = 24 * HOUR_S
 
@@ -94,6 +93,25 @@ class Settings(BaseSettings):
     @property
     def identity_keys(self) -> list[str]:
         return split_keys(self.restate_identity_keys)
+
+    def promise_settings(self) -> PromiseSettings:
+        """The kit's knobs, from this deployment's variables (Athena's names for its own)."""
+        return PromiseSettings(
+            completion_mode=self.completion_mode,
+            poll_initial_s=self.poll_initial_s,
+            poll_max_s=self.poll_max_s,
+            safety_net_interval_s=self.safety_net_interval_s,
+            status_calls_per_s=self.athena_status_calls_per_s,
+            sweeper_shards=self.sweeper_shards,
+            retry_window_s=self.athena_retry_window_s,
+            default_timeout_s=self.default_timeout_s,
+            webhook_secret=self.webhook_secret,
+            allow_private_callbacks=self.allow_private_callbacks,
+            webhook_attempt_timeout_s=self.webhook_attempt_timeout_s,
+            webhook_retry_window_s=self.webhook_retry_window_s,
+            webhook_first_backoff_s=self.webhook_first_backoff_s,
+            webhook_max_backoff_s=self.webhook_max_backoff_s,
+        )
 
 
 def split_keys(keys: str) -> list[str]:

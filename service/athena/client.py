@@ -1,4 +1,4 @@
-"""The Athena adapter: boto3 calls in threads, shaped into small models; no Restate here."""
+"""Athena through boto3: calls in threads of their own, shaped into small models. No Restate."""
 
 import asyncio
 import contextvars
@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from service.models import Column, QueryStatistics
+from service.promisify import BatchUnsupported, JobRefused, JobStatus
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,30 +45,21 @@ CONCURRENT_CALLS = 32
 BATCH_LIMIT = 50
 
 
-class AthenaRequestRejected(Exception):
+# Which permanent Athena errors are the caller's to fix (400) and which are ours (502).
+_STATUS_FOR_CODE = {"InvalidRequestException": 400, "ValidationException": 400}
+# What an Athena-compatible endpoint answers for an operation it does not implement (moto's
+# server: HTTP 500 with NotImplementedError), and what AWS answers for an unknown one.
+_NOT_IMPLEMENTED = ("NotImplemented", "UnknownOperation", "InvalidAction")
+
+
+class AthenaRequestRejected(JobRefused):
     """Athena refused a request for good (bad request, access denied)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"Athena refused the request ({code}): {message}")
+        super().__init__(
+            f"Athena refused the request ({code}): {message}", _STATUS_FOR_CODE.get(code, 502)
+        )
         self.code = code
-
-
-class ExecutionStatus(BaseModel):
-    query_execution_id: str
-    state: AthenaState
-    reason: str | None = None
-    statement_type: str | None = None
-    submitted_at: datetime | None = None
-    completed_at: datetime | None = None
-    output_location: str | None = None
-    statistics: QueryStatistics = QueryStatistics()
-    # When the answer came (epoch seconds): journaled with the step that asked, it dates what
-    # follows without a clock step of its own.
-    heard_at: float | None = None
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in FINAL_STATES
 
 
 class ResultPage(BaseModel):
@@ -77,11 +69,21 @@ class ResultPage(BaseModel):
     heard_at: float | None = None  # as ExecutionStatus.heard_at
 
 
-class Described(BaseModel):
-    """An execution's status and, when it SUCCEEDED and the page came too, its first page."""
+class ExecutionStatus(JobStatus):
+    """Athena's word on one execution (`job_id` is its queryExecutionId)."""
 
-    status: ExecutionStatus
+    state: AthenaState
+    statement_type: str | None = None
+    submitted_at: datetime | None = None
+    completed_at: datetime | None = None
+    output_location: str | None = None
+    statistics: QueryStatistics = QueryStatistics()
+    # When it SUCCEEDED and the news said so: the first result page, read beside the status.
     first_page: ResultPage | None = None
+
+    @property
+    def query_execution_id(self) -> str:
+        return self.job_id
 
 
 def athena_client(settings: Settings) -> AthenaClient:
@@ -127,7 +129,7 @@ class AthenaQueries:
 
     async def describe_with_first_page(
         self, query_execution_id: str, max_results: int
-    ) -> Described:
+    ) -> ExecutionStatus:
         """The status and the first result page, asked at once: when the news is SUCCEEDED, the
         rows need not wait for the status. The page counts only if the status confirms it; a
         failed page read is left to the row fetch, which retries it on its own."""
@@ -138,16 +140,35 @@ class AthenaQueries:
         )
         if isinstance(status, BaseException):
             raise status
-        confirmed = status.state == "SUCCEEDED" and isinstance(page, ResultPage)
-        return Described(status=status, first_page=page if confirmed else None)
+        if status.state == "SUCCEEDED" and isinstance(page, ResultPage):
+            status.first_page = page
+        return status
 
     async def describe_many(self, query_execution_ids: list[str]) -> list[ExecutionStatus]:
         """Up to BATCH_LIMIT executions in one call; ids Athena does not know are left out."""
         ids = query_execution_ids[:BATCH_LIMIT]
-        response = await _call(
-            lambda: self._client.batch_get_query_execution(QueryExecutionIds=ids)
-        )
-        return [_execution_status(execution) for execution in response["QueryExecutions"]]
+        try:
+            response = await _call(
+                lambda: self._client.batch_get_query_execution(QueryExecutionIds=ids)
+            )
+        except ClientError as error:
+            if ids and _may_be_unimplemented(error) and await self._describe_works(ids[0]):
+                raise BatchUnsupported(f"BatchGetQueryExecution failed: {error}") from error
+            raise
+        heard_at = time.time()
+        statuses = [_execution_status(execution) for execution in response["QueryExecutions"]]
+        for status in statuses:
+            status.heard_at = heard_at
+        return statuses
+
+    async def _describe_works(self, query_execution_id: str) -> bool:
+        """Whether GetQueryExecution answers where BatchGetQueryExecution did not: then the
+        batch call is missing from this endpoint, not the endpoint failing."""
+        try:
+            await self.describe(query_execution_id)
+        except (ClientError, AthenaRequestRejected):
+            return False
+        return True
 
     async def fetch_page(
         self, query_execution_id: str, next_token: str | None, max_results: int
@@ -190,6 +211,14 @@ async def _call(request: Callable[[], T]) -> T:
         raise
 
 
+def _may_be_unimplemented(error: ClientError) -> bool:
+    details = error.response.get("Error", {})
+    code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    named = any(mark in code or mark in message for mark in _NOT_IMPLEMENTED)
+    return named or status in (500, 501)
+
+
 def _millis(statistics: Any, key: str) -> int | None:
     value = statistics.get(key)
     return int(value) if value is not None else None
@@ -199,7 +228,7 @@ def _execution_status(execution: "QueryExecutionTypeDef") -> ExecutionStatus:
     status = execution.get("Status", {})
     stats = execution.get("Statistics", {})
     return ExecutionStatus(
-        query_execution_id=execution.get("QueryExecutionId", ""),
+        job_id=execution.get("QueryExecutionId", ""),
         state=status.get("State", "QUEUED"),
         reason=status.get("StateChangeReason") or status.get("AthenaError", {}).get("ErrorMessage"),
         statement_type=execution.get("StatementType"),

@@ -1,15 +1,13 @@
-"""Read a finished query's rows, page by page, as durable steps."""
+"""Read a finished query's rows, page by page, each page a durable step of the kit's."""
 
-from collections.abc import Callable
 from typing import Any
 
-import restate
-from pydantic import BaseModel
+from pydantic import Field
 
-from service.athena.client import PAGE_LIMIT, ExecutionStatus, ResultPage
+from service.athena.client import PAGE_LIMIT, AthenaQueries, ExecutionStatus, ResultPage
 from service.athena.decode import decode_rows
-from service.athena.steps import athena, athena_retry, terminal_on_rejection
 from service.models import Column
+from service.promisify import Collected, Steps
 
 
 def _is_header(page: ResultPage, status: ExecutionStatus) -> bool:
@@ -19,14 +17,15 @@ def _is_header(page: ResultPage, status: ExecutionStatus) -> bool:
     return page.rows[0] == [column.name for column in page.columns]
 
 
-class Rows(BaseModel):
+class Rows(Collected):
     """The decoded rows of a result, up to the row limit, and whether the limit cut some off."""
 
-    columns: list[Column] = []
-    rows: list[list[Any]] = []
+    columns: list[Column] = Field(default_factory=list)
+    rows: list[list[Any]] = Field(default_factory=list)
     truncated: bool = False
-    # When the last page came (ResultPage.heard_at): the moment the rows were complete.
-    heard_at: float | None = None
+
+    def count(self) -> int:
+        return len(self.rows)
 
 
 def first_page_size(max_rows: int) -> int:
@@ -36,32 +35,27 @@ def first_page_size(max_rows: int) -> int:
 
 
 async def fetch_rows(
-    ctx: restate.Context,
-    status: ExecutionStatus,
-    max_rows: int,
-    progress: Callable[[int], None] = lambda rows_so_far: None,
-    first_page: ResultPage | None = None,
+    steps: Steps, athena: AthenaQueries, status: ExecutionStatus, max_rows: int
 ) -> Rows:
-    """Every page up to `max_rows` (the first may be in hand already); `progress` hears the
-    row count after each page that has another after it."""
-    fetch_page = terminal_on_rejection(athena().fetch_page)
+    """Every page up to `max_rows` (the first may have come with the status); `steps` hears
+    the row count after each page that has another after it."""
     columns: list[Column] = []
     rows: list[list[str | None]] = []
     next_token: str | None = None
-    first = True
+    first_page, first = status.first_page, True
     while True:
         wanted = first_page_size(max_rows) if first else max_rows + 1 - len(rows)
         if first_page is not None:
             page, first_page = first_page, None
         else:
             # Each page is its own step: a crash resumes at the next page, not at the first.
-            page = await ctx.run_typed(
+            page = await steps.run(
                 "fetch results page",
-                fetch_page,
-                athena_retry(),
+                athena.fetch_page,
                 status.query_execution_id,
                 next_token,
                 min(PAGE_LIMIT, wanted),
+                result=ResultPage,
             )
         page_rows = page.rows
         if first:
@@ -73,7 +67,7 @@ async def fetch_rows(
         if len(rows) > max_rows or not next_token:
             break
         # The last page needs no progress note: the promise's final record follows at once.
-        progress(len(rows))
+        steps.progress(len(rows))
     return Rows(
         columns=columns,
         rows=decode_rows(columns, rows[:max_rows]),

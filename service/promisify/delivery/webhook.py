@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import BaseModel
 
-from service.push.callback_url import (
+from service.promisify.delivery.callback_url import (
     CallbackUrlRefused,
     check_addresses,
     check_static,
@@ -26,7 +26,7 @@ from service.push.callback_url import (
 )
 from webhooks.signature import sign
 
-USER_AGENT = "athena-durable-promise-webhooks/0.1"
+USER_AGENT = "athena-durable-promise-webhooks/0.1"  # the project's name: receivers allow-list it
 # Standard Webhooks: 410 Gone says the endpoint is gone for good; stop at once. Every other
 # answer that is not a 2xx (401/403/404 during a deploy or a secret rotation, a 3xx from a
 # proxy being reconfigured) may heal, so it is retried on the schedule until the window closes.

@@ -5,16 +5,12 @@ of them is used as a key: Athena's ids are UUIDs and its states a short list.
 """
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from restate import TerminalError
 
-from service.athena.client import FINAL_STATES
-from service.models import describe_validation_error
+from service.promisify import EventRefused, News
+from service.promisify.validation import describe_validation_error
 
 ATHENA_SOURCE = "aws.athena"
 STATE_CHANGE = "Athena Query State Change"
-# What completes a promise, or what status shows meanwhile. QUEUED tells nothing new: the
-# promise knows it started the query.
-USEFUL_STATES = frozenset({*FINAL_STATES, "RUNNING"})
 
 
 class StateChangeDetail(BaseModel):
@@ -45,24 +41,22 @@ class StateChangeEvent(BaseModel):
     def query_execution_id(self) -> str:
         return self.detail.query_execution_id
 
-    @property
-    def completes_or_informs(self) -> bool:
-        """A final state (it completes a promise) or RUNNING (what status shows meanwhile)."""
-        return self.is_athena_state_change and self.detail.current_state in USEFUL_STATES
 
-
-def parse_event(body: bytes) -> StateChangeEvent:
-    """The event, or a 400 naming the field: EventBridge does not retry it (it goes to the
-    dead-letter queue), and nothing is forwarded under a key nobody checked."""
+def read_state_change(body: bytes) -> News | None:
+    """The event's query and state; None for an event that is not Athena's state change.
+    A malformed one is refused with a sentence naming the field."""
     try:
         event = StateChangeEvent.model_validate_json(body)
     except ValidationError as error:
-        message = describe_validation_error(error, "Athena state-change event")
-        raise TerminalError(message, 400) from None
-    if event.is_athena_state_change and not _is_uuid(event.query_execution_id):
-        message = "Invalid Athena state-change event. detail.queryExecutionId: is not a UUID"
-        raise TerminalError(message, 400)
-    return event
+        subject = "Athena state-change event"
+        raise EventRefused(describe_validation_error(error, subject, StateChangeEvent)) from None
+    if not event.is_athena_state_change:
+        return None
+    if not _is_uuid(event.query_execution_id):
+        raise EventRefused(
+            "Invalid Athena state-change event. detail.queryExecutionId: is not a UUID"
+        )
+    return News(job_id=event.query_execution_id, state=event.detail.current_state)
 
 
 def _is_uuid(text: str) -> bool:

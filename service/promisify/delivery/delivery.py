@@ -1,0 +1,134 @@
+"""Push delivery, durably: the first attempt in the promise's run, the retries in an object.
+
+The promise makes the first attempt itself, as a step of its own run (`push`): most receivers
+take it, and then the delivery costs no invocation of its own. Only a first attempt that
+must be retried is handed to the delivery object (one virtual object per webhook-id), which
+sleeps durably between attempts and holds the outcome. Either way the outcome is readable at
+`POST /{delivery}/{webhook-id}/status`. Every attempt is a durable step and every wait a
+durable sleep: a restart resumes the plan, it does not reset it.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import restate
+from restate import RunOptions, TerminalError
+
+from service.promisify.delivery.models import (
+    Attempt,
+    DeliveryPolicy,
+    DeliveryRequest,
+    DeliveryStatus,
+    count_attempt,
+    invocation_id_of,
+)
+from service.promisify.delivery.webhook import post_webhook, signed_headers
+from service.promisify.endings import is_cancellation
+from service.promisify.settings import PromiseSettings, ServiceNames
+
+# How long a finished delivery's outcome stays readable: as long as the promise's own record.
+DELIVERY_RETENTION = timedelta(days=1)
+
+
+class Delivery:
+    """The delivery object of one dependency's promise, and the promise's first attempt."""
+
+    def __init__(self, names: ServiceNames, settings: Callable[[], PromiseSettings]) -> None:
+        self.object = restate.VirtualObject(names.delivery)
+        self._settings = settings
+        self._promise = names.promise
+        self.deliver = self.object.handler("deliver", ingress_private=True)(self._deliver)
+        self.status = self.object.handler("status", kind="shared")(self._status)
+        self.forget = self.object.handler("forget", ingress_private=True)(self._forget)
+
+    async def attempt(self, request: DeliveryRequest, webhook_id: str) -> Attempt:
+        # Signed when sent, inside the step: a POST re-sent after an outage carries a fresh
+        # timestamp, not one the receiver's tolerance window would refuse.
+        timestamp = int(time.time())
+        body = request.body.encode()
+        headers = signed_headers(self._settings().webhook_secret, webhook_id, timestamp, body)
+        outcome = await post_webhook(
+            request.callback_url,
+            body,
+            headers,
+            timeout_s=request.policy.attempt_timeout_s,
+            allow_private=request.policy.allow_private,
+            now=float(timestamp),
+        )
+        return Attempt(**outcome.model_dump(), finished_at=time.time())
+
+    async def post_once(
+        self, ctx: restate.Context, request: DeliveryRequest, webhook_id: str
+    ) -> Attempt:
+        # The POST is one step: if we crash after it but before the journal records it, it is
+        # sent again with the same webhook-id, and the receiver de-duplicates.
+        return await ctx.run_typed(
+            "POST webhook", self.attempt, RunOptions(type_hint=Attempt), request, webhook_id
+        )
+
+    async def _deliver(
+        self, ctx: restate.ObjectContext, request: DeliveryRequest
+    ) -> DeliveryStatus:
+        status = DeliveryStatus(webhook_id=ctx.key(), callback_url=request.callback_url)
+        outcome = request.first_attempt
+        while True:
+            if outcome is None:
+                outcome = await self.post_once(ctx, request, ctx.key())
+            delay = count_attempt(status, outcome, request.policy, ctx.random().random())
+            ctx.set("status", status)
+            if delay is None:
+                # The outcome stays readable as long as the promise itself does, then goes.
+                ctx.object_send(self.forget, ctx.key(), None, send_delay=DELIVERY_RETENTION)
+                return status
+            await ctx.sleep(timedelta(seconds=delay), name="webhook backoff")
+            outcome = None
+
+    async def _status(self, ctx: restate.ObjectSharedContext) -> DeliveryStatus | None:
+        """The outcome so far; null before the first attempt, and after the retention. A
+        delivery the promise completed at its first attempt never came here: its promise
+        holds it."""
+        status = await ctx.get("status", type_hint=DeliveryStatus)
+        if status is not None:
+            return status
+        invocation_id = invocation_id_of(ctx.key())
+        if invocation_id is None:
+            return None
+        # By name: the promise's workflow is built after this object, and calls it.
+        held = await ctx.generic_call(self._promise, "delivery", b"", key=invocation_id)
+        return (
+            DeliveryStatus.model_validate_json(held) if held.strip() not in (b"", b"null") else None
+        )
+
+    async def _forget(self, ctx: restate.ObjectContext) -> None:
+        ctx.clear_all()
+
+    async def push(
+        self,
+        ctx: restate.Context,
+        webhook_id: str,
+        callback_url: str,
+        body: str,
+        policy: DeliveryPolicy,
+        now: datetime,
+    ) -> DeliveryStatus | None:
+        """POST the result once from the promise's own run; hand a delivery that must be
+        retried to the object. Returns the outcome when the first attempt settled it
+        (delivered, or given up), None when the retries carry on elsewhere. Its retry window
+        starts `now`."""
+        policy = policy.model_copy(update={"started_at": now.timestamp()})
+        request = DeliveryRequest(callback_url=callback_url, body=body, policy=policy)
+        try:
+            outcome = await self.post_once(ctx, request, webhook_id)
+        except TerminalError as error:
+            if not is_cancellation(error):
+                raise
+            # Restate's cancel reached the promise mid-POST: the retries still owe the result.
+            ctx.object_send(self.deliver, webhook_id, request)
+            return None
+        status = DeliveryStatus(webhook_id=webhook_id, callback_url=callback_url)
+        if count_attempt(status, outcome, policy, ctx.random().random()) is None:
+            return status
+        retry = request.model_copy(update={"first_attempt": outcome})
+        ctx.object_send(self.deliver, webhook_id, retry)
+        return None

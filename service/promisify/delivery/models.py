@@ -1,0 +1,97 @@
+"""What push delivery plans, sends and reports, and the one rule that counts an attempt."""
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from service.promisify.backoff import backoff_delay
+from service.promisify.delivery.webhook import AttemptOutcome
+from service.promisify.settings import PromiseSettings
+
+
+class DeliveryPolicy(BaseModel):
+    """The settings this delivery runs with, and when it began. The promise snapshots them in
+    its plan step, so the delivery needs no step of its own to read them."""
+
+    attempt_timeout_s: float
+    retry_window_s: float
+    first_backoff_s: float
+    max_backoff_s: float
+    allow_private: bool
+    started_at: float
+
+    @classmethod
+    def from_settings(cls, settings: PromiseSettings, now: float) -> "DeliveryPolicy":
+        return cls(
+            attempt_timeout_s=settings.webhook_attempt_timeout_s,
+            retry_window_s=settings.webhook_retry_window_s,
+            first_backoff_s=settings.webhook_first_backoff_s,
+            max_backoff_s=settings.webhook_max_backoff_s,
+            allow_private=settings.allow_private_callbacks,
+            started_at=now,
+        )
+
+
+class Attempt(AttemptOutcome):
+    """One POST's outcome, and when it was over (journaled with it: no step of its own)."""
+
+    finished_at: float
+
+
+class DeliveryRequest(BaseModel):
+    callback_url: str
+    body: str
+    policy: DeliveryPolicy
+    # The attempt the promise made before handing over; None: no attempt made yet.
+    first_attempt: Attempt | None = None
+
+
+DeliveryState = Literal["pending", "retrying", "delivered", "gave_up"]
+
+
+class DeliveryStatus(BaseModel):
+    webhook_id: str
+    callback_url: str
+    state: DeliveryState = "pending"
+    attempts: int = 0
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+def backoff_s(
+    policy: DeliveryPolicy, attempt: int, jitter: float, retry_after_s: float | None
+) -> float:
+    """Capped exponential backoff with jitter, never sooner than the receiver's Retry-After."""
+    first, cap = policy.first_backoff_s, policy.max_backoff_s
+    delay = backoff_delay(first, cap, attempt - 1, jitter=jitter)
+    return max(delay, min(retry_after_s or 0.0, policy.max_backoff_s * 4))
+
+
+def count_attempt(
+    status: DeliveryStatus, outcome: Attempt, policy: DeliveryPolicy, jitter: float
+) -> float | None:
+    """Add the attempt to the status; the wait before the next one, or None when it is over."""
+    status.attempts += 1
+    status.last_status, status.last_error = outcome.status, outcome.error
+    delay = backoff_s(policy, status.attempts, jitter, outcome.retry_after_s)
+    out_of_time = outcome.finished_at + delay - policy.started_at > policy.retry_window_s
+    if outcome.verdict == "retry" and not out_of_time:
+        status.state = "retrying"
+        return delay
+    status.state = "delivered" if outcome.verdict == "delivered" else "gave_up"
+    return None
+
+
+WEBHOOK_ID_PREFIX = "msg_"
+
+
+def webhook_id_for(invocation_id: str) -> str:
+    """The webhook-id of a result: stable across every retry and replay (the invocation is
+    the message), and what `GET /deliveries/{webhook-id}` on the listener is keyed by."""
+    return f"{WEBHOOK_ID_PREFIX}{invocation_id}"
+
+
+def invocation_id_of(webhook_id: str) -> str | None:
+    """The invocation a webhook-id was made from; None for an id `webhook_id_for` never made."""
+    invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
+    return invocation_id if invocation_id and invocation_id != webhook_id else None

@@ -1,1 +1,0 @@
-"""Push delivery: callback URL checks, the signed webhook POST, and its durable retries."""
