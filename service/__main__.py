@@ -36,14 +36,19 @@ def identity_warning(current: Settings) -> str | None:
     )
 
 
-async def serve() -> None:
+def athena_app() -> object:
     # Imported here, once the settings are known to be good: the endpoint reads them.
     from service.app import app
 
+    return app
+
+
+async def serve(app: object, bind: str) -> None:
+    """Serve a Restate endpoint (the SDK's ASGI app) on `bind` until SIGTERM or SIGINT."""
     # The SDK types its app as Any; it is an ASGI 3 callable, which is what hypercorn takes.
     asgi_app = cast(ASGIFramework, app)
     config = hypercorn.Config()
-    config.bind = [bind_address(settings())]
+    config.bind = [bind]
     config.graceful_timeout = SHUTDOWN_GRACE_S
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,7 +78,7 @@ def main() -> None:
     if warning:
         print(warning, file=sys.stderr, flush=True)
     # uvloop: the same asyncio API, with the loop and sockets in C (measured in `make bench`).
-    uvloop.run(serve())
+    uvloop.run(serve(athena_app(), bind_address(current)))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationError,
     field_validator,
 )
 
@@ -20,6 +21,7 @@ from service.promisify.delivery.callback_url import CallbackUrlRefused, check_st
 # The webhook-id every pushed result carries: the kit makes it from the invocation id.
 from service.promisify.delivery.models import invocation_id_of, webhook_id_for
 from service.promisify.job import ResultState
+from service.promisify.validation import describe_validation_error
 
 DEMO_QUERY = 'SELECT sum("table"."value") AS answer FROM "demo_db"."table"'
 
@@ -113,6 +115,11 @@ class QueryResult(BaseModel):
     completed_at: datetime | None
 
 
+def describe_request_error(error: ValidationError) -> str:
+    """`Invalid query request. max_rows: Input should be ...; query: must not be empty`"""
+    return describe_validation_error(error, "query request", QueryRequest)
+
+
 __all__ = [
     "DEMO_QUERY",
     "Column",
@@ -120,6 +127,7 @@ __all__ = [
     "QueryResult",
     "QueryStatistics",
     "ResultState",
+    "describe_request_error",
     "invocation_id_of",
     "webhook_id_for",
 ]

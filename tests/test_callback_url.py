@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.push.callback_url import (
+from service.promisify.delivery.callback_url import (
     CallbackUrlRefused,
     check_callback_url,
     check_static,

@@ -1,4 +1,5 @@
-"""Pure logic of the promise's endings: which state and error each ending gives."""
+"""Pure logic of the promise's endings: which state and error each ending gives, and how
+Athena's adapter shapes the result."""
 
 from datetime import UTC, datetime
 
@@ -6,14 +7,29 @@ import pytest
 from restate import TerminalError
 
 from service.athena.client import AthenaState, ExecutionStatus
+from service.athena.job import AthenaJob
 from service.athena.results import Rows
-from service.endings import Ending, ended_at, is_cancellation, outcome, query_result
 from service.models import QueryRequest
-from service.promise import parse_cancel
+from service.promisify import Settled
+from service.promisify.endings import Ending, heard_last, is_cancellation, verdict
+from service.promisify.status import parse_cancel
+
+ATHENA = AthenaJob()
 
 
 def athena(state: AthenaState, reason: str | None = None) -> ExecutionStatus:
-    return ExecutionStatus(query_execution_id="qe-1", state=state, reason=reason)
+    return ExecutionStatus(job_id="qe-1", state=state, reason=reason)
+
+
+def outcome(
+    ending: Ending, status: ExecutionStatus | None, timeout_s: float
+) -> tuple[str, str | None]:
+    meaning = ATHENA.meaning(status.state) if status else None
+    return verdict(ending, meaning, status.reason if status else None, timeout_s, ATHENA.noun)
+
+
+def ended_at(ending: Ending, status: ExecutionStatus | None, rows: Rows) -> datetime | None:
+    return heard_last(ending, rows.heard_at, status.heard_at if status else None)
 
 
 @pytest.mark.parametrize(
@@ -52,16 +68,10 @@ def test_each_ending_gives_one_state_and_error(
 
 def test_a_start_athena_refused_is_a_failed_result_without_an_execution_id() -> None:
     ended = datetime(2026, 1, 1, tzinfo=UTC)
-    result = query_result(
-        "inv_1",
-        QueryRequest(),
-        30,
-        Ending(kind="failed", detail="refused"),
-        None,
-        Rows(),
-        None,
-        ended,
+    settled = Settled(
+        invocation_id="inv_1", job_id=None, state="FAILED", error="refused", ended_at=ended
     )
+    result = ATHENA.result(settled, QueryRequest(), None, None)
     assert result.state == "FAILED" and result.query_execution_id is None
     assert result.completed_at == ended and result.rows == []
 

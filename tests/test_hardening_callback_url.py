@@ -5,8 +5,8 @@ import ipaddress
 import pytest
 from pydantic import ValidationError
 
-from service.models import QueryRequest, describe_validation_error
-from service.push.callback_url import (
+from service.models import QueryRequest, describe_request_error
+from service.promisify.delivery.callback_url import (
     REFUSED_RANGES,
     CallbackUrlRefused,
     check_callback_url,
@@ -49,9 +49,7 @@ def test_a_malformed_host_is_refused_by_form(url: str) -> None:
 def test_a_malformed_host_is_a_request_error_naming_callback_url(url: str) -> None:
     with pytest.raises(ValidationError) as caught:
         QueryRequest.model_validate({"callback_url": url})
-    assert describe_validation_error(caught.value).startswith(
-        "Invalid query request. callback_url: "
-    )
+    assert describe_request_error(caught.value).startswith("Invalid query request. callback_url: ")
 
 
 def test_a_resolver_that_raises_anything_is_a_refusal_not_a_crash() -> None:

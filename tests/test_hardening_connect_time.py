@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
-import service.push.webhook as webhook
-from service.push.webhook import post_webhook
+import service.promisify.delivery.webhook as webhook
+from service.promisify.delivery.webhook import post_webhook
 
 BODY = b'{"state":"SUCCEEDED"}'
 

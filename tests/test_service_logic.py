@@ -6,26 +6,26 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
+from service.app import athena_promise, promise_settings
 from service.athena.decode import decode_cell, decode_rows
-from service.backoff import backoff_delay
-from service.completion.sweeper import GROWTH, shard_of
-from service.intake import QueryPlan, client_request_token, plan_query
 from service.models import (
     DEMO_QUERY,
     Column,
     QueryRequest,
-    describe_validation_error,
+    describe_request_error,
     invocation_id_of,
     webhook_id_for,
 )
-from service.push.delivery import (
+from service.promisify.backoff import backoff_delay
+from service.promisify.delivery.models import (
     Attempt,
     DeliveryPolicy,
-    DeliveryRequest,
     DeliveryStatus,
     backoff_s,
     count_attempt,
 )
+from service.promisify.plan import start_token
+from service.promisify.sweeper import GROWTH, shard_of
 from service.settings import SettingsError, from_environment, settings
 
 
@@ -56,7 +56,7 @@ def test_an_empty_request_is_the_demo_query() -> None:
 def test_validation_errors_name_the_field(body: dict[str, object], expected: str) -> None:
     with pytest.raises(ValidationError) as caught:
         QueryRequest.model_validate(body)
-    assert expected in describe_validation_error(caught.value)
+    assert expected in describe_request_error(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -90,9 +90,9 @@ def test_rows_decode_column_by_column() -> None:
 
 
 def test_the_start_token_is_stable_per_invocation_and_fits_athena() -> None:
-    token = client_request_token("inv_1abc")
-    assert token == client_request_token("inv_1abc")
-    assert token != client_request_token("inv_1abd")
+    token = start_token("inv_1abc")
+    assert token == start_token("inv_1abc")
+    assert token != start_token("inv_1abd")
     assert 32 <= len(token) <= 128
 
 
@@ -155,17 +155,15 @@ def test_a_webhook_id_leads_back_to_its_promise() -> None:
     assert invocation_id_of("inv_1abc") is None
 
 
-def test_a_delivery_request_from_an_older_deployment_is_still_understood() -> None:
-    # Promises started before an upgrade send no policy: the delivery reads the settings then.
-    older = DeliveryRequest.model_validate_json(
-        '{"callback_url": "https://x.example", "body": "{}"}'
-    )
-    assert older.policy is None
-    current = plan_query(QueryRequest(query="SELECT 1"))
-    assert current.delivery and current.delivery.retry_window_s == settings().webhook_retry_window_s
-    # A plan an older version journaled has no policy either, and still replays.
-    older_plan = current.model_dump(exclude={"delivery"})
-    assert QueryPlan.model_validate(older_plan).delivery is None
+def test_the_plan_fills_the_defaults_and_snapshots_the_delivery_policy() -> None:
+    # Journaled in the front's one step: a replay after a redeploy runs with the same values.
+    planned = athena_promise.front.check_and_plan(QueryRequest(query="SELECT 1"))
+    assert planned.request.max_rows == settings().default_max_rows
+    assert planned.plan.timeout_s == settings().default_timeout_s
+    assert planned.plan.delivery.retry_window_s == settings().webhook_retry_window_s
+    assert planned.plan.completion.mode == promise_settings().completion_mode
+    asked = athena_promise.front.check_and_plan(QueryRequest(max_rows=3, timeout_s=9))
+    assert (asked.request.max_rows, asked.plan.timeout_s) == (3, 9)
 
 
 def test_service_types_stay_what_running_systems_registered() -> None:
@@ -195,7 +193,7 @@ def test_json_numbers_are_numbers_and_nan_is_named() -> None:
     assert QueryRequest.model_validate_json('{"timeout_s": 60, "max_rows": 0}').timeout_s == 60
     with pytest.raises(ValidationError) as caught:
         QueryRequest.model_validate_json('{"timeout_s": NaN}')
-    assert "timeout_s: nan is not a number of seconds" in describe_validation_error(caught.value)
+    assert "timeout_s: nan is not a number of seconds" in describe_request_error(caught.value)
 
 
 def test_a_webhook_secret_that_is_not_a_whsec_key_is_a_settings_error() -> None:

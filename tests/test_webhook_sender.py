@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from service.push.webhook import (
+from service.promisify.delivery.webhook import (
     USER_AGENT,
     classify,
     parse_retry_after,
