@@ -10,9 +10,16 @@ sqlglot does the translation; this module only adds what Athena's semantics need
   `format`, whose `{}` placeholders leave `%s` untouched and so give a wrong answer silently;
 - a statement sqlglot cannot parse, or cannot express in DuckDB, fails the way Athena fails.
 Integer division (`7 / 2` is 3 in Trino) is DuckDB's `integer_division` setting, in engine.py.
+
+Queries run in threads, and sqlglot loads a dialect's module on first use: a thread can find
+the dialect registered before its module has finished loading, and fail a valid query with
+`NameError: name '_TrinoTokenizer' is not defined` (seen when a fresh local Athena got 30
+queries at once: one came back FAILED, HTTP 200 with no rows). So one translation runs at a
+time (it holds the GIL anyway), and `load_dialects` loads both before the first query.
 """
 
 import re
+import threading
 from dataclasses import dataclass
 
 import sqlglot
@@ -37,8 +44,21 @@ class Translation:
     duckdb_sql: str
 
 
+_TRANSLATING = threading.Lock()
+
+
+def load_dialects() -> None:
+    """Load sqlglot's Athena and DuckDB dialects in this thread, before any query needs them."""
+    translate("SELECT 1 AS loaded")
+
+
 def translate(sql: str, date_columns: frozenset[str] = frozenset()) -> Translation:
     """DuckDB SQL for one Athena statement; raises QueryFailure as Athena would fail it."""
+    with _TRANSLATING:
+        return _translate(sql, date_columns)
+
+
+def _translate(sql: str, date_columns: frozenset[str]) -> Translation:
     statement = _parse_one(sql)
     _label_unaliased(statement)
     _keep_dates(statement, date_columns)

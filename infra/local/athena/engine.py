@@ -15,7 +15,7 @@ import duckdb
 
 from infra.schema import TableSchema
 
-from .dialect import UNNAMED, translate
+from .dialect import UNNAMED, load_dialects, translate
 from .failures import QueryFailure, from_engine
 from .rendering import column_info
 
@@ -60,6 +60,7 @@ class QueryEngine:
         self._lock = threading.Lock()
         self._running: dict[str, duckdb.DuckDBPyConnection] = {}
         self._create_catalog()
+        load_dialects()  # now, in one thread: never by two queries' threads at once
 
     def _create_catalog(self) -> None:
         glob = str(self.data_dir / "*.jsonl").replace("'", "''")
