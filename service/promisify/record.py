@@ -35,7 +35,8 @@ class PromiseRecord(BaseModel):
     cancel_reason: str | None = None
     # The sweeper shard that watches the job, once one does (poll mode, or the safety net
     # fired): it knows the latest state and whether its checks fail. None: the mailbox knows.
-    watched_by: str | None = Field(None, exclude=True)
+    # Internal: `status` leaves it out.
+    watched_by: str | None = None
     # Set when the promise's own first POST settled the delivery; else `webhookDelivery` has it.
     delivery: DeliveryStatus | None = None
 

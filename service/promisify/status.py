@@ -81,7 +81,6 @@ class StatusHandlers:
         now = datetime.fromtimestamp(await ctx.time(), tz=UTC)
         status = PromiseStatus(
             **record.model_dump(),
-            watched_by=record.watched_by,
             elapsed_s=seconds_since(record.submitted_at, record.ended_at or now),
         )
         if record.phase in ("queued", "running") and record.job_id:

@@ -59,15 +59,24 @@ class DurableSteps:
     """`Steps` for an adapter's `collect`: each call a journaled step, progress in the record."""
 
     def __init__(
-        self, ctx: restate.Context, window_s: float, progress: Callable[[int], None]
+        self,
+        ctx: restate.Context,
+        window_s: float,
+        progress: Callable[[int], None],
+        before_first: Callable[[], None],
     ) -> None:
         self._ctx = ctx
         self._window_s = window_s
         self._progress = progress
+        # Called once, before the first step: a read that needs no step costs no record write.
+        self._before_first: Callable[[], None] | None = before_first
 
     async def run(
         self, name: str, action: Callable[..., Awaitable[T]], *args: Any, result: type[T]
     ) -> T:
+        before_first, self._before_first = self._before_first, None
+        if before_first is not None:
+            before_first()
         return await durable_call(
             self._ctx, name, action, *args, result=result, window_s=self._window_s
         )

@@ -153,8 +153,9 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             record.cancel_reason = ending.detail if ending.kind == "cancelled" else None
         if status is None or job.meaning(status.state) != "succeeded":
             return Outcome(ending, job_id, status)
+        # Status shows "fetching" once a read step is needed (the adapter may have the whole
+        # result already, read beside the status).
         record.phase, record.job_state = "fetching", status.state
-        ctx.set("record", record)
         try:
             collected = await self.collect(ctx, request, status, record)
         except TerminalError as error:
@@ -196,7 +197,10 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             record.progress = items_so_far
             ctx.set("record", record)
 
-        steps = DurableSteps(ctx, self.retry_window_s, progress)
+        def fetching() -> None:
+            ctx.set("record", record)
+
+        steps = DurableSteps(ctx, self.retry_window_s, progress, fetching)
         try:
             return await self.job.collect(steps, request, status)
         except TerminalError as error:
