@@ -27,6 +27,7 @@ class AthenaJob:
     name = "Athena"
     noun = "query"
     batch_limit = BATCH_LIMIT
+    initial_state = "QUEUED"
     request_type = QueryRequest
     status_type = ExecutionStatus
     collected_type = Rows

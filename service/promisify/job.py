@@ -110,6 +110,8 @@ class Job(Protocol, Generic[RequestT, StatusT, CollectedT, ResultT]):
     noun: str
     # How many ids one `describe_many` call takes: Athena 50, AWS Batch 100, many APIs 1.
     batch_limit: int
+    # The state a job is in once started (Athena's QUEUED): what `status` shows until news.
+    initial_state: str
     # The concrete models, for the journal and the public edge.
     request_type: type[RequestT]
     status_type: type[StatusT]

@@ -122,7 +122,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             # The dependency refused to start it, or stayed unreachable: nothing to stop.
             detail = f"{job.name} did not start the {job.noun}: {error.message}"
             return Outcome(Ending(kind="failed", detail=detail))
-        record.phase, record.job_id, record.job_state = "queued", job_id, None
+        record.phase, record.job_id, record.job_state = "queued", job_id, job.initial_state
         ctx.set("record", record)
 
         def watched_by(shard: str) -> None:
