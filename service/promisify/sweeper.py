@@ -85,6 +85,13 @@ class SweepPlan(BaseModel):
     retry_window_s: float
 
 
+def checked_again(watched: Watch, now: float, **update: object) -> Watch:
+    """The watch after one more check that did not end it: the next one later, up to max."""
+    checks = watched.checks + 1
+    wait = backoff_delay(watched.first_s, watched.max_s, checks, growth=GROWTH)
+    return watched.model_copy(update={**update, "checks": checks, "due_at": now + wait})
+
+
 def shard_of(job_id: str, shards: int) -> str:
     digest = hashlib.sha256(job_id.encode()).digest()
     return str(int.from_bytes(digest[:4], "big") % shards)
@@ -202,17 +209,7 @@ class Sweeper:
             else:
                 ctx.object_send(self._mailbox.on_checked, job_id, state)
             return None
-        checks = watched.checks + 1
-        wait = backoff_delay(watched.first_s, watched.max_s, checks, growth=GROWTH)
-        return watched.model_copy(
-            update={
-                "checks": checks,
-                "due_at": now + wait,
-                "last_state": state,
-                "failing_since": None,
-                "last_error": None,
-            }
-        )
+        return checked_again(watched, now, last_state=state, failing_since=None, last_error=None)
 
     def _failed_check(
         self,
@@ -235,10 +232,7 @@ class Sweeper:
             else:
                 ctx.object_send(self._mailbox.on_checks_failed, job_id, reason)
             return None
-        checks = watched.checks + 1
-        wait = backoff_delay(watched.first_s, watched.max_s, checks, growth=GROWTH)
-        update = {"checks": checks, "due_at": now + wait, "failing_since": since}
-        return watched.model_copy(update={**update, "last_error": checked.error})
+        return checked_again(watched, now, failing_since=since, last_error=checked.error)
 
     async def _view(self, ctx: restate.ObjectSharedContext, job_id: str) -> WatchView | None:
         """What the dependency said of a watched job at its last check; no call to it."""
