@@ -1,0 +1,114 @@
+"""What the kit's tests do as a user would: submit, attach, ask status, cancel, read pushes."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from infra.local.stack import LocalStack
+from service.promisify.testing import FRONT_HANDLER, FakeDependency, FakeJobRecord
+from tests.stack_support import deliveries, wait_until
+
+
+@dataclass
+class Kit:
+    fake: FakeDependency
+    stack: LocalStack
+    listener_url: str
+
+    @property
+    def ingress_url(self) -> str:
+        return self.stack.ingress_url
+
+
+@dataclass
+class Submitted:
+    """One promise a test started: by its key, its invocation, and the tag in its spec."""
+
+    kit: Kit
+    flavor: str
+    key: str
+    invocation_id: str
+    tag: str
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.invocation_id}"
+
+    def result(self, timeout: float = 60) -> requests.Response:
+        """What the caller pulls: the front's answer, attached by the idempotency key."""
+        path = f"restate/invocation/{self.flavor}/{FRONT_HANDLER}/{self.key}/attach"
+        response = requests.get(f"{self.kit.ingress_url}/{path}", timeout=timeout)
+        assert response.status_code == 200, response.text
+        return response
+
+    def outcome(self, timeout: float = 60) -> dict[str, Any]:
+        return dict(self.result(timeout).json())
+
+    def status(self) -> dict[str, Any]:
+        url = f"{self.kit.ingress_url}/{self.flavor}Promise/{self.invocation_id}/status"
+        response = requests.post(url, timeout=10)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def status_once_started(self) -> dict[str, Any] | None:
+        """The status, or None while the front has not handed the promise its start yet
+        (a status asked a moment after the send is a 404 until then)."""
+        url = f"{self.kit.ingress_url}/{self.flavor}Promise/{self.invocation_id}/status"
+        response = requests.post(url, timeout=10)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def cancel(self, reason: str | None = None) -> dict[str, Any]:
+        url = f"{self.kit.ingress_url}/{self.flavor}Promise/{self.invocation_id}/cancel"
+        response = requests.post(url, json={"reason": reason} if reason else {}, timeout=10)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def job(self, timeout_s: float = 30) -> FakeJobRecord:
+        """The fake's record of the job this promise started, once it started it."""
+        jobs = wait_until(lambda: self.kit.fake.jobs_tagged(self.tag), timeout_s, "the job")
+        (job,) = jobs
+        return job  # type: ignore[no-any-return]
+
+    def wait_for_phase(self, *phases: str, timeout_s: float = 30) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            shown = self.status_once_started()
+            return shown if shown and shown["phase"] in phases else None
+
+        return dict(wait_until(reached, timeout_s, f"phase {' or '.join(phases)}"))
+
+    def pushed(self, timeout_s: float = 30) -> str:
+        """The one body the listener stored for this promise; exactly one webhook-id."""
+
+        def mine() -> list[dict[str, Any]]:
+            stored = deliveries(self.kit.listener_url)
+            ours = self.invocation_id
+            return [d for d in stored if json.loads(d["body"])["invocation_id"] == ours]
+
+        found = wait_until(mine, timeout_s, f"the push of {self.invocation_id}")
+        assert [d["webhook_id"] for d in found] == [self.webhook_id]
+        return str(found[0]["body"])
+
+
+def submit(
+    kit: Kit, spec: str = "", flavor: str = "fakeJob", push: bool = True, **fields: Any
+) -> Submitted:
+    """Send a job to the flavor's front (fire and forget), as `POST /{front}/submit/send`."""
+    tag = str(uuid.uuid4())
+    body: dict[str, Any] = {"spec": f"{spec} tag={tag}".strip(), **fields}
+    if push:
+        body["callback_url"] = f"{kit.listener_url}/callback"
+    key = str(uuid.uuid4())
+    response = requests.post(
+        f"{kit.ingress_url}/{flavor}/{FRONT_HANDLER}/send",
+        json=body,
+        headers={"idempotency-key": key},
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    return Submitted(kit, flavor, key, response.json()["invocationId"], tag)
