@@ -1,0 +1,19 @@
+"""`python -m service.emr_serverless`: serve its Restate endpoint, as `python -m service` does."""
+
+import sys
+
+import uvloop
+
+from envconfig import SettingsError
+from service.__main__ import serve
+from service.emr_serverless.settings import settings
+
+if __name__ == "__main__":
+    try:
+        current = settings()  # read once here, so a bad value stops the start
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
+    from service.emr_serverless.app import app  # once the settings are known to be good
+
+    host = str(current.bind_host)
+    uvloop.run(serve(app, f"[{host}]:{current.port}" if ":" in host else f"{host}:{current.port}"))
