@@ -138,8 +138,11 @@ class Sweeper:
         )
         ctx.set(WATCH_PREFIX + request.job_id, watched)
         scheduled = await ctx.get("sweep_at", type_hint=float)
-        if scheduled is None or watched.due_at < scheduled:
-            self._schedule(ctx, watched.due_at, now)
+        # A new job is checked when due, but never sooner than the last sweep's calls allow:
+        # else every arrival would bring a sweep of all due jobs, past the quota.
+        at = max(watched.due_at, await ctx.get("quiet_until", type_hint=float) or 0.0)
+        if scheduled is None or at < scheduled:
+            self._schedule(ctx, at, now)
 
     async def _sweep(self, ctx: restate.ObjectContext, ticket: float) -> None:
         if await ctx.get("sweep_at", type_hint=float) != ticket:
@@ -166,10 +169,12 @@ class Sweeper:
                     watches[job_id] = settled
                     ctx.set(WATCH_PREFIX + job_id, settled)
         ctx.clear("sweep_at")
+        # Never sooner than the shard's share of the quota allows after this many calls.
+        quiet_until = now + calls / plan.calls_per_s
+        ctx.set("quiet_until", quiet_until)
         if watches:
-            # Never sooner than the shard's share of the quota allows after this many calls.
             earliest = min(watched.due_at for watched in watches.values())
-            self._schedule(ctx, max(earliest, now + calls / plan.calls_per_s), now)
+            self._schedule(ctx, max(earliest, quiet_until), now)
 
     async def _check(self, ctx: restate.ObjectContext, batch: list[str]) -> CheckedStates:
         """One step per batch: a crash resumes with the next batch, not the first. A failure
