@@ -10,7 +10,8 @@ answers are this stand-in's:
 - A run is SUBMITTED, then RUNNING after `RUNNING_AFTER_S`, until the test ends it
   (`POST /_standin/runs/{jobRunId}` with a state); GetJobRun reports that lifecycle.
 - CancelJobRun makes a live run CANCELLING, then CANCELLED after `CANCELLED_AFTER_S`; an
-  ended run is refused with a ValidationException, as AWS does.
+  ended run is refused with a ValidationException (the refusal CancelJobRun documents for
+  a request it cannot carry out; what AWS answers for an ended run is not verified here).
 - Faults: `POST /_standin/faults {"failed_start_answers": N}` starts the next runs on moto but
   answers the next N StartJobRun calls with a 500, as a lost answer would look.
 
