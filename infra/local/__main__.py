@@ -25,6 +25,7 @@ def up(config: StackConfig) -> None:
     with stack:
         if stack.is_cluster:
             print(stack.restatectl().status().rstrip())
+            print(f"Restate ingress   {stack.ingress_url} (a balancer across every node's)")
             for index, node in enumerate(stack.nodes):
                 print(f"node-{index + 1} ingress    {local_url(node.ingress)}")
                 print(f"node-{index + 1} admin/UI   {local_url(node.admin)}")

@@ -5,7 +5,13 @@ import sys
 from pathlib import Path
 
 from infra.local.cluster import define_nodes
-from infra.local.config import RESTATE_SERVER, StackConfig, local_url, restate_node_ports
+from infra.local.config import (
+    RESTATE_SERVER,
+    StackConfig,
+    ingress_port,
+    local_url,
+    restate_node_ports,
+)
 from infra.local.identity import RequestIdentity, request_identity
 from infra.local.lambda_endpoint.wiring import lambda_process, restate_lambda_env
 from infra.local.ports import free_port
@@ -13,6 +19,8 @@ from infra.local.processes import ManagedProcess
 
 EVENTS_PATH = "/completion/{queryExecutionId}/onEvent"
 EVENTS_STATES = "RUNNING,SUCCEEDED,FAILED,CANCELLED"
+# Not "restate-...": the stack takes those names for the nodes themselves.
+INGRESS_BALANCER = "ingress-balancer"
 
 
 def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess]:
@@ -41,6 +49,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
     )
     processes = [
         *define_restate(config, log_dir, identity, restate_env),
+        *define_ingress_balancer(config, log_dir, base_env),
         ManagedProcess(
             "athena",
             [
@@ -52,9 +61,10 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                 "--data",
                 str(config.data_dir),
                 # Like the EventBridge rule: RUNNING and final states only, straight to the
-                # query's mailbox (the id is a path parameter), at the first node's ingress.
+                # query's mailbox (the id is a path parameter), through the balancer across
+                # every node's ingress in a cluster: any node may be the one that is down.
                 "--events-url",
-                f"{local_url(restate_node_ports(config)[0].ingress)}{EVENTS_PATH}",
+                f"{local_url(ingress_port(config))}{EVENTS_PATH}",
                 "--events-states",
                 EVENTS_STATES,
                 "--results-dir",
@@ -108,7 +118,9 @@ def define_restate(
     }
     if config.nodes > 1:
         nodes = restate_node_ports(config)
-        return define_nodes(nodes, config.base_dir, identity.private_key_pem, env, log_dir)
+        return define_nodes(
+            nodes, config.base_dir, identity.private_key_pem, env, log_dir, config.fast_failover
+        )
     ports = config.ports
     env |= {
         "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{ports.ingress}",
@@ -126,6 +138,29 @@ def define_restate(
             log_dir,
             f"{local_url(ports.admin)}/health",
             ports=[ports.ingress, ports.admin, ports.fabric],
+        )
+    ]
+
+
+def define_ingress_balancer(
+    config: StackConfig, log_dir: Path, env: dict[str, str]
+) -> list[ManagedProcess]:
+    """In a cluster, one address for every node's ingress (as a load balancer in production):
+    a node that is down refuses connections, and the balancer passes them to the next one.
+    A single node serves its ingress on that address itself."""
+    if config.nodes == 1:
+        return []
+    port = ingress_port(config)
+    nodes = restate_node_ports(config)
+    backends = [arg for node in nodes for arg in ("--backend", str(node.ingress))]
+    return [
+        ManagedProcess(
+            INGRESS_BALANCER,
+            [sys.executable, "-m", "infra.local.balancer", "--port", str(port), *backends],
+            env,
+            log_dir,
+            f"{local_url(port)}/restate/health",  # answered by a node, through the balancer
+            ports=[port],
         )
     ]
 

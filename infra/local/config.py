@@ -47,8 +47,15 @@ class NodePorts:
 
 
 def node_ports(ports: Ports, nodes: int) -> list[NodePorts]:
-    """Node i (from 0) uses the configured ports plus i: 8080, 8081, 8082 and so on."""
-    return [NodePorts(ports.ingress + i, ports.admin + i, ports.fabric + i) for i in range(nodes)]
+    """One node uses the configured ports. In a cluster the configured ingress port (8080) is
+    the balancer across every node's ingress, where callers and events go; node i (from 0)
+    serves ingress on the next ports (8081, 8082, ...) and admin and node-to-node on the
+    configured ports plus i (9070, 9071, ...; 5122, 5123, ...)."""
+    if nodes == 1:
+        return [NodePorts(ports.ingress, ports.admin, ports.fabric)]
+    return [
+        NodePorts(ports.ingress + 1 + i, ports.admin + i, ports.fabric + i) for i in range(nodes)
+    ]
 
 
 class StackSecrets(BaseSettings):
@@ -79,8 +86,11 @@ class StackConfig:
     completion_mode: str = "both"
     # Restate nodes: 1 is a single restate-server as always; more form a cluster.
     nodes: int = 1
-    # Each node's ports; empty means the configured ports plus the node's index.
+    # Each node's ports; empty means those `node_ports` derives from the configured ones.
     cluster_ports: list[NodePorts] = field(default_factory=list)
+    # A cluster's failure detection and failover tuned for seconds (cluster.FAST_FAILOVER);
+    # False keeps restate-server's defaults.
+    fast_failover: bool = True
     # Service processes behind the one registered URL.
     service_workers: int = 1
     # The service behind the local Lambda endpoint, registered by ARN, instead of processes.
@@ -98,6 +108,12 @@ def restate_node_ports(config: StackConfig) -> list[NodePorts]:
     if config.nodes == 1:
         return node_ports(config.ports, 1)
     return config.cluster_ports or node_ports(config.ports, config.nodes)
+
+
+def ingress_port(config: StackConfig) -> int:
+    """Where callers and events reach Restate: the node's ingress, or in a cluster the
+    balancer across every node's ingress (never one node: it may be the one that is down)."""
+    return config.ports.ingress
 
 
 def local_url(port: int) -> str:

@@ -20,6 +20,7 @@ from infra.local.config import (
     NodePorts,
     Ports,
     StackConfig,
+    ingress_port,
     local_url,
     restate_node_ports,
 )
@@ -51,8 +52,9 @@ class LocalStack:
 
     @property
     def ingress_url(self) -> str:
-        """The first node's ingress; in a cluster every node's serves (`ingress_urls`)."""
-        return local_url(self.nodes[0].ingress)
+        """Where callers and events reach Restate: the node's ingress, or in a cluster the
+        balancer across every node's ingress (each node's own: `ingress_urls`)."""
+        return local_url(ingress_port(self.config))
 
     @property
     def admin_url(self) -> str:
@@ -81,6 +83,32 @@ class LocalStack:
 
     def restatectl(self) -> Restatectl:
         return Restatectl(self.nodes)
+
+    def live_admin_sql(self, sql: str) -> list[dict[str, Any]]:
+        """`admin_sql` through the first node whose admin API answers (node 1 may be down)."""
+        for admin_url in self.admin_urls[:-1]:
+            try:
+                return admin_sql(admin_url, sql)
+            except (urllib.error.URLError, OSError):
+                continue
+        return admin_sql(self.admin_urls[-1], sql)
+
+    def partition_leaders_of(self, keys: set[str]) -> dict[str, str]:
+        """The node (node-1, ...) leading the partition of each `query/query` invocation
+        whose idempotency key is in `keys`."""
+        rows = self.live_admin_sql(
+            "SELECT idempotency_key, partition_key FROM sys_invocation_status "
+            "WHERE target_service_name = 'query' AND target_handler_name = 'query'"
+        )
+        partitions = self.restatectl().partition_leaders()
+        found = {}
+        for row in rows:
+            if row["idempotency_key"] in keys:
+                key_hash = int(row["partition_key"])
+                for partition in partitions:
+                    if partition.start_key <= key_hash <= partition.end_key:
+                        found[row["idempotency_key"]] = partition.node
+        return found
 
     @property
     def athena_url(self) -> str:
@@ -222,6 +250,8 @@ class LocalStack:
                 "Run `make setup` (it runs `npm ci`) first."
             )
         wanted: dict[str, int] = {}
+        if self.is_cluster:
+            wanted["Restate ingress (balancer across the nodes)"] = ingress_port(self.config)
         for index, node in enumerate(self.nodes):
             label = f" (node {index + 1})" if self.is_cluster else ""
             wanted[f"Restate ingress{label}"] = node.ingress
