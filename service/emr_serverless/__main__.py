@@ -5,8 +5,8 @@ import sys
 import uvloop
 
 from envconfig import SettingsError
-from service.__main__ import serve
 from service.emr_serverless.settings import settings
+from service.serving import bind_address, serve
 
 if __name__ == "__main__":
     try:
@@ -15,5 +15,4 @@ if __name__ == "__main__":
         sys.exit(f"error: {error}")
     from service.emr_serverless.app import app  # once the settings are known to be good
 
-    host = str(current.bind_host)
-    uvloop.run(serve(app, f"[{host}]:{current.port}" if ":" in host else f"{host}:{current.port}"))
+    uvloop.run(serve(app, bind_address(str(current.bind_host), current.port)))

@@ -7,8 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.emr_serverless.client import job_id_of
 from service.emr_serverless.models import ID
-from service.promisify import EventRefused, News
-from service.promisify.validation import describe_validation_error
+from service.promisify import EventRefused, News, describe_validation_error
 
 SOURCE = "aws.emr-serverless"
 STATE_CHANGE = "EMR Serverless Job Run State Change"

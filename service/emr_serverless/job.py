@@ -19,7 +19,7 @@ from service.emr_serverless.client import (
 from service.emr_serverless.events import read_job_run_event
 from service.emr_serverless.models import JobRunRequest, JobRunResult
 from service.emr_serverless.settings import settings
-from service.promisify import Collected, Meaning, News, Settled, Steps
+from service.promisify import Collected, JobDefaults, Meaning, News, Settled
 
 if TYPE_CHECKING:
     from mypy_boto3_emr_serverless.type_defs import SparkSubmitTypeDef, StartJobRunRequestTypeDef
@@ -35,14 +35,12 @@ MEANINGS: dict[str, Meaning] = {
 }
 
 
-class EmrServerlessJob:
+class EmrServerlessJob(JobDefaults):
     name = "EMR Serverless"
     noun = "job run"
-    batch_limit = 1
     initial_state = "SUBMITTED"
     request_type = JobRunRequest
     status_type = JobRunStatus
-    collected_type = Collected
     result_type = JobRunResult
     status_names: Mapping[str, str] = MappingProxyType(
         {"job_id": "job_run", "job_state": "job_run_state"}
@@ -51,9 +49,6 @@ class EmrServerlessJob:
     @functools.cached_property
     def client(self) -> EMRServerlessClient:
         return emr_client(settings().region)  # one per process, built from the settings
-
-    def prepare(self, request: JobRunRequest) -> JobRunRequest:
-        return request
 
     def subject(self, request: JobRunRequest) -> str:
         return request.name or request.entry_point
@@ -87,9 +82,6 @@ class EmrServerlessJob:
             (await call(lambda: get(applicationId=app, jobRunId=run_id)))["jobRun"]
         )
 
-    async def describe_many(self, job_ids: list[str]) -> list[JobRunStatus]:
-        return [await self.describe(job_id) for job_id in job_ids]  # one: batch_limit is 1
-
     async def stop(self, job_id: str) -> None:
         app, run_id = split_job_id(job_id)
         try:
@@ -98,11 +90,6 @@ class EmrServerlessJob:
             # A run that has ended cannot be cancelled (a ValidationException): it stays so.
             if refusal.code != "ValidationException":
                 raise
-
-    async def collect(
-        self, steps: Steps, request: JobRunRequest, status: JobRunStatus
-    ) -> Collected:
-        return Collected(heard_at=status.heard_at)
 
     def read_event(self, body: bytes) -> News | None:
         return read_job_run_event(body)

@@ -7,8 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, field_validator
 
-from service.promisify import ResultState
-from service.promisify.delivery.callback_url import CallbackUrlRefused, check_static
+from service.promisify import CallbackUrlRefused, ResultState, check_static
 
 MAX_TIMEOUT_S = 24 * 3600
 ID = r"^[0-9a-z]{1,64}$"

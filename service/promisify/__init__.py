@@ -7,11 +7,13 @@ services around it: the front, the promise workflow, the mailbox, the sweeper, t
 fixed-path events entry, and push delivery.
 """
 
+from service.promisify.delivery.callback_url import CallbackUrlRefused, check_static
 from service.promisify.job import (
     BatchUnsupported,
     Collected,
     EventRefused,
     Job,
+    JobDefaults,
     JobRefused,
     JobStatus,
     Meaning,
@@ -22,13 +24,16 @@ from service.promisify.job import (
 )
 from service.promisify.kit import DurablePromise
 from service.promisify.settings import PromiseSettings, ServiceNames
+from service.promisify.validation import describe_validation_error
 
 __all__ = [
     "BatchUnsupported",
+    "CallbackUrlRefused",
     "Collected",
     "DurablePromise",
     "EventRefused",
     "Job",
+    "JobDefaults",
     "JobRefused",
     "JobStatus",
     "Meaning",
@@ -38,4 +43,6 @@ __all__ = [
     "ServiceNames",
     "Settled",
     "Steps",
+    "check_static",
+    "describe_validation_error",
 ]

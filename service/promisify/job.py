@@ -9,6 +9,7 @@ knows nothing of Restate (its reads go through `Steps`, which the kit makes dura
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -102,7 +103,11 @@ ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
 class Job(Protocol, Generic[RequestT, StatusT, CollectedT, ResultT]):
-    """A slow dependency, seen by the durable promise. One object per process."""
+    """A slow dependency, seen by the durable promise. One object per process.
+
+    Its request model carries `callback_url` and `timeout_s` (both optional): the kit reads
+    where to push and the deadline from them, and refuses a model without them at start.
+    `JobDefaults` fills in what most adapters leave as it is."""
 
     # The dependency's name and what it calls a job, for messages and the endings' sentences
     # ("Athena did not start the query: ...", "The query did not finish within 30 s ...").
@@ -172,3 +177,28 @@ class Job(Protocol, Generic[RequestT, StatusT, CollectedT, ResultT]):
     ) -> ResultT:
         """The one result document, pushed and pulled as the same bytes."""
         ...
+
+
+class JobDefaults:
+    """What most adapters leave as it is: subclass it and write only what your dependency
+    does differently. Nothing here is required of a `Job`; it only fills members in."""
+
+    batch_limit = 1
+    collected_type: type[Collected] = Collected
+    status_names: Mapping[str, str] = MappingProxyType({})
+
+    def prepare(self, request: RequestT) -> RequestT:
+        return request
+
+    async def describe_many(self, job_ids: list[str]) -> list[Any]:
+        """Never called while `batch_limit` is 1: the sweeper describes one id a call."""
+        raise BatchUnsupported("this dependency has no batch describe")
+
+    async def collect(self, steps: Steps, request: Any, status: JobStatus) -> Collected:
+        """Nothing to read (the job wrote its output where it was told): the result is
+        complete when the final status was heard."""
+        return self.collected_type(heard_at=status.heard_at)
+
+    def read_event(self, body: bytes) -> News | None:
+        """No completion events: the sweeper's checks are the only news (`poll` mode)."""
+        return None

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Generic
 
 import restate
+from pydantic import BaseModel
 
 from service.promisify.delivery.delivery import Delivery
 from service.promisify.events import FixedPathEvents
@@ -20,6 +21,20 @@ from service.promisify.workflow import PromiseWorkflow
 
 Service = restate.Service | restate.VirtualObject | restate.Workflow
 
+# What the kit reads of every request, by these names: where to push, and the deadline.
+PROMISE_FIELDS = ("callback_url", "timeout_s")
+
+
+def require_promise_fields(request_type: type[BaseModel]) -> None:
+    """A request model without them would silently never push or never time out: refuse it
+    when the service is built, not when the first caller notices."""
+    missing = [name for name in PROMISE_FIELDS if name not in request_type.model_fields]
+    if missing:
+        raise TypeError(
+            f"{request_type.__name__} needs the fields {', '.join(missing)} (optional, "
+            "None by default): the promise reads where to push and its deadline from them"
+        )
+
 
 class DurablePromise(Generic[RequestT, StatusT, CollectedT, ResultT]):
     def __init__(
@@ -28,6 +43,7 @@ class DurablePromise(Generic[RequestT, StatusT, CollectedT, ResultT]):
         names: ServiceNames,
         settings: Callable[[], PromiseSettings],
     ) -> None:
+        require_promise_fields(job.request_type)
         self.job, self.names = job, names
         self.mailbox = Mailbox(names, job)
         self.sweeper = Sweeper(names, job, settings, self.mailbox)

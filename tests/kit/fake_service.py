@@ -4,7 +4,7 @@ One process serves several flavors of the same fake promise, each under names of
 with its own settings, so the tests of each completion mode and batch limit share one
 restate-server and one deployment. The settings every flavor shares come from `PROMISE_*`
 variables (`PROMISE_POLL_INITIAL_S=0.05`, ...: the fields of `PromiseSettings`); where the fake
-is, from `FAKE_DEPENDENCY_URL`. It is served by `service.__main__.serve`, as Athena's is.
+is, from `FAKE_DEPENDENCY_URL`. It is served by `service.serving.serve`, as Athena's is.
 """
 
 import os
@@ -14,9 +14,9 @@ from typing import Any
 import restate
 import uvloop
 
-from service.__main__ import serve
 from service.promisify import PromiseSettings
 from service.promisify.testing import fake_promise
+from service.serving import serve
 
 # Each flavor: its settings over the shared ones, and its batch limit.
 FLAVORS: dict[str, tuple[dict[str, Any], int]] = {
