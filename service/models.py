@@ -3,7 +3,7 @@ the one way each is read and written at the service's edge."""
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from service.athena.literals import MAX_LITERAL_CHARS, MAX_PARAMETERS, Parameter, literal_for
 from service.promisify.delivery.callback_url import CallbackUrlRefused, check_static
 
 # The webhook-id every pushed result carries: the kit makes it from the invocation id.
@@ -30,6 +31,11 @@ MAX_QUERY_BYTES = 262_144
 # One result travels as one JSON document through Restate and the webhook: keep it bounded.
 MAX_ROWS_LIMIT = 100_000
 MAX_TIMEOUT_S = 24 * 3600
+# Athena's ResultReuseByAgeConfiguration.MaxAgeInMinutes: 0 to 10,080 (7 days).
+MAX_RESULT_REUSE_MINUTES = 10_080
+# Athena's request shapes: WorkGroupName, CatalogNameString, DatabaseString.
+WORKGROUP_PATTERN = r"^[a-zA-Z0-9._-]{1,128}$"
+ErrorCategory = Literal["SYSTEM", "USER", "OTHER"]
 
 
 class QueryRequest(BaseModel):
@@ -47,6 +53,14 @@ class QueryRequest(BaseModel):
     timeout_s: StrictFloat | None = Field(
         None, gt=0, le=MAX_TIMEOUT_S, description="Query deadline."
     )
+    # Where the query runs; each None is the operator's default, each value on an allow-list.
+    catalog: StrictStr | None = Field(None, min_length=1, max_length=256)
+    database: StrictStr | None = Field(None, min_length=1, max_length=255)
+    workgroup: StrictStr | None = Field(None, pattern=WORKGROUP_PATTERN)
+    output_location: StrictStr | None = Field(None, pattern=r"^s3://[^/]+", max_length=1024)
+    # Values for the query's `?` placeholders, in order; each sent as one SQL literal.
+    parameters: list[Parameter] | None = Field(None, max_length=MAX_PARAMETERS)
+    result_reuse_minutes: StrictInt | None = Field(None, ge=0, le=MAX_RESULT_REUSE_MINUTES)
 
     @field_validator("timeout_s", mode="before")
     @classmethod
@@ -68,6 +82,43 @@ class QueryRequest(BaseModel):
         if len(query.encode()) > MAX_QUERY_BYTES:
             raise ValueError(f"must be at most {MAX_QUERY_BYTES} bytes")
         return query
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameters_are_json_scalars(cls, parameters: object) -> object:
+        # One sentence per bad item, instead of one per member of the union it failed.
+        if isinstance(parameters, list):
+            for position, value in enumerate(parameters):
+                if not isinstance(value, bool | int | float | str):
+                    kind = {dict: "an object", list: "a list"}.get(type(value), "null")
+                    raise ValueError(
+                        f"parameter {position} is {kind}; give a string, a number or a boolean "
+                        "(the service writes each as one SQL literal)"
+                    )
+        return parameters
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters_fit_athena(cls, parameters: list[Parameter] | None) -> list[Parameter] | None:
+        # Athena takes 1 to 1024 characters a parameter; the literal is what it counts.
+        for position, value in enumerate(parameters or []):
+            try:
+                literal = literal_for(value)
+            except ValueError as error:
+                raise ValueError(f"parameter {position}: {error}") from None
+            if len(literal) > MAX_LITERAL_CHARS:
+                raise ValueError(
+                    f"parameter {position} is {len(literal)} characters as a SQL literal "
+                    f"(quotes included); Athena takes at most {MAX_LITERAL_CHARS}"
+                )
+        return parameters
+
+    @property
+    def execution_parameters(self) -> list[str] | None:
+        """The parameters as Athena reads them: one SQL literal each (None: none given)."""
+        if not self.parameters:
+            return None
+        return [literal_for(value) for value in self.parameters]
 
     @field_validator("callback_url")
     @classmethod
@@ -113,6 +164,17 @@ class QueryResult(BaseModel):
     error: str | None
     submitted_at: datetime | None
     completed_at: datetime | None
+    # What the execution ran with (Athena's word, or the request's when it never started).
+    catalog: str | None = None
+    database: str | None = None
+    workgroup: str | None = None
+    parameters: list[Parameter] | None = None
+    # Whether Athena answered from an earlier execution's result (result_reuse_minutes).
+    result_reused: bool | None = None
+    # When Athena failed the query: its AthenaError, for a caller deciding whether to retry.
+    error_category: ErrorCategory | None = None
+    error_type: int | None = None
+    error_retryable: bool | None = None
 
 
 def describe_request_error(error: ValidationError) -> str:
@@ -123,6 +185,7 @@ def describe_request_error(error: ValidationError) -> str:
 __all__ = [
     "DEMO_QUERY",
     "Column",
+    "ErrorCategory",
     "QueryRequest",
     "QueryResult",
     "QueryStatistics",

@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     athena_workgroup: str = Field("primary", min_length=1, max_length=128)
     athena_database: str = Field("demo_db", min_length=1, max_length=255)
     athena_output_location: str | None = Field(None, pattern=r"^s3://")
+    # Unset: Athena's own default catalog (AwsDataCatalog), and no Catalog is sent.
+    athena_catalog: str | None = Field(None, min_length=1, max_length=256)
+    # What a request may name besides the defaults above: space or comma separated names
+    # (catalogs and databases compared case-insensitively, as Athena does), and s3:// prefixes.
+    athena_allowed_catalogs: str = ""
+    athena_allowed_databases: str = ""
+    athena_allowed_workgroups: str = ""
+    athena_allowed_output_locations: str = ""
+    # Result reuse for a request that does not say (0: off, up to Athena's 10,080 minutes).
+    athena_result_reuse_minutes: int = Field(0, ge=0, le=10_080)
 
     # How the service learns that a query finished.
     completion_mode: CompletionMode = "both"
@@ -77,6 +87,14 @@ class Settings(BaseSettings):
         SigningKeys.parse(secret)  # its errors name the secret by position, never its value
         return secret
 
+    @field_validator("athena_allowed_output_locations")
+    @classmethod
+    def _output_prefixes_are_s3(cls, prefixes: str) -> str:
+        for prefix in split_keys(prefixes):
+            if not prefix.startswith("s3://") or len(prefix) <= len("s3://"):
+                raise ValueError(f"{prefix!r} is not an s3:// prefix (s3://bucket/path/)")
+        return prefixes
+
     @field_validator("restate_identity_keys")
     @classmethod
     def _identity_keys_are_usable(cls, keys: str) -> str:
@@ -93,6 +111,24 @@ class Settings(BaseSettings):
     @property
     def identity_keys(self) -> list[str]:
         return split_keys(self.restate_identity_keys)
+
+    @property
+    def allowed_catalogs(self) -> list[str]:
+        return _with_default(self.athena_catalog or DEFAULT_CATALOG, self.athena_allowed_catalogs)
+
+    @property
+    def allowed_databases(self) -> list[str]:
+        return _with_default(self.athena_database, self.athena_allowed_databases)
+
+    @property
+    def allowed_workgroups(self) -> list[str]:
+        return _with_default(self.athena_workgroup, self.athena_allowed_workgroups)
+
+    @property
+    def allowed_output_locations(self) -> list[str]:
+        default = self.athena_output_location
+        listed = split_keys(self.athena_allowed_output_locations)
+        return ([default] if default and default not in listed else []) + listed
 
     def promise_settings(self) -> PromiseSettings:
         """The kit's knobs, from this deployment's variables (Athena's names for its own)."""
@@ -116,6 +152,16 @@ class Settings(BaseSettings):
 
 def split_keys(keys: str) -> list[str]:
     return [key for key in re.split(r"[\s,]+", keys) if key]
+
+
+# Athena's name for the account's Glue Data Catalog, used when a query names no catalog.
+DEFAULT_CATALOG = "AwsDataCatalog"
+
+
+def _with_default(default: str, listed: str) -> list[str]:
+    """The default first, then the operator's list (the default is always allowed)."""
+    names = split_keys(listed)
+    return [default, *(name for name in names if name != default)]
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> Settings:

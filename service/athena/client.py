@@ -69,6 +69,17 @@ class ResultPage(BaseModel):
     heard_at: float | None = None  # as ExecutionStatus.heard_at
 
 
+class StartContext(BaseModel):
+    """Where and how a query runs: what StartQueryExecution is sent besides the SQL."""
+
+    workgroup: str
+    database: str
+    catalog: str | None = None  # None: Athena's default catalog, and none is sent
+    output_location: str | None = None  # None: the workgroup's
+    execution_parameters: list[str] | None = None  # one SQL literal each
+    result_reuse_minutes: int | None = None  # None or 0: no reuse
+
+
 class ExecutionStatus(JobStatus):
     """Athena's word on one execution (`job_id` is its queryExecutionId)."""
 
@@ -80,6 +91,15 @@ class ExecutionStatus(JobStatus):
     statistics: QueryStatistics = QueryStatistics()
     # When it SUCCEEDED and the news said so: the first result page, read beside the status.
     first_page: ResultPage | None = None
+    # What it ran with, and how it ended, as Athena reports them.
+    workgroup: str | None = None
+    catalog: str | None = None
+    database: str | None = None
+    execution_parameters: list[str] | None = None
+    result_reused: bool | None = None
+    error_category: int | None = None  # AthenaError: 1 SYSTEM, 2 USER, 3 OTHER
+    error_type: int | None = None
+    error_retryable: bool | None = None
 
     @property
     def query_execution_id(self) -> str:
@@ -105,16 +125,32 @@ class AthenaQueries:
         self._settings = settings
         self._client = client or athena_client(settings)
 
-    async def start(self, sql: str, client_request_token: str) -> str:
+    async def start(
+        self, sql: str, client_request_token: str, where: "StartContext | None" = None
+    ) -> str:
+        where = where or StartContext(
+            workgroup=self._settings.athena_workgroup,
+            database=self._settings.athena_database,
+            output_location=self._settings.athena_output_location,
+        )
         params: StartQueryExecutionInputTypeDef = {
             "QueryString": sql,
             "ClientRequestToken": client_request_token,
-            "WorkGroup": self._settings.athena_workgroup,
-            "QueryExecutionContext": {"Database": self._settings.athena_database},
+            "WorkGroup": where.workgroup,
+            "QueryExecutionContext": {"Database": where.database},
         }
-        if self._settings.athena_output_location:
-            params["ResultConfiguration"] = {
-                "OutputLocation": self._settings.athena_output_location
+        if where.catalog:
+            params["QueryExecutionContext"]["Catalog"] = where.catalog
+        if where.output_location:
+            params["ResultConfiguration"] = {"OutputLocation": where.output_location}
+        if where.execution_parameters:
+            params["ExecutionParameters"] = where.execution_parameters
+        if where.result_reuse_minutes:
+            params["ResultReuseConfiguration"] = {
+                "ResultReuseByAgeConfiguration": {
+                    "Enabled": True,
+                    "MaxAgeInMinutes": where.result_reuse_minutes,
+                }
             }
         response = await _call(lambda: self._client.start_query_execution(**params))
         return response["QueryExecutionId"]
@@ -227,6 +263,9 @@ def _millis(statistics: Any, key: str) -> int | None:
 def _execution_status(execution: "QueryExecutionTypeDef") -> ExecutionStatus:
     status = execution.get("Status", {})
     stats = execution.get("Statistics", {})
+    context = execution.get("QueryExecutionContext", {})
+    error = status.get("AthenaError", {})
+    reuse = stats.get("ResultReuseInformation", {})
     return ExecutionStatus(
         job_id=execution.get("QueryExecutionId", ""),
         state=status.get("State", "QUEUED"),
@@ -243,4 +282,12 @@ def _execution_status(execution: "QueryExecutionTypeDef") -> ExecutionStatus:
             service_processing_time_ms=_millis(stats, "ServiceProcessingTimeInMillis"),
             data_scanned_bytes=_millis(stats, "DataScannedInBytes"),
         ),
+        workgroup=execution.get("WorkGroup"),
+        catalog=context.get("Catalog"),
+        database=context.get("Database"),
+        execution_parameters=execution.get("ExecutionParameters"),
+        result_reused=reuse.get("ReusedPreviousResult"),
+        error_category=error.get("ErrorCategory"),
+        error_type=error.get("ErrorType"),
+        error_retryable=error.get("Retryable"),
     )

@@ -4,12 +4,19 @@ batches of 50, stopped, its rows read page by page, its EventBridge events read.
 import functools
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import get_args
+from typing import Any, get_args
 
-from service.athena.client import BATCH_LIMIT, AthenaQueries, AthenaState, ExecutionStatus
+from service.athena.allowed import check_allowed
+from service.athena.client import (
+    BATCH_LIMIT,
+    AthenaQueries,
+    AthenaState,
+    ExecutionStatus,
+    StartContext,
+)
 from service.athena.events import read_state_change
 from service.athena.results import Rows, fetch_rows, first_page_size
-from service.models import QueryRequest, QueryResult, QueryStatistics
+from service.models import ErrorCategory, QueryRequest, QueryResult, QueryStatistics
 from service.promisify import Meaning, News, Settled, Steps
 from service.settings import settings
 
@@ -21,6 +28,8 @@ MEANINGS: dict[str, Meaning] = {
     "CANCELLED": "cancelled",
 }
 assert set(MEANINGS) == set(get_args(AthenaState))
+# AthenaError.ErrorCategory, as Athena's API reference numbers them.
+ERROR_CATEGORIES: dict[int, ErrorCategory] = {1: "SYSTEM", 2: "USER", 3: "OTHER"}
 
 
 class AthenaJob:
@@ -48,9 +57,25 @@ class AthenaJob:
         return AthenaQueries(settings())
 
     def prepare(self, request: QueryRequest) -> QueryRequest:
-        if request.max_rows is not None:
-            return request
-        return request.model_copy(update={"max_rows": settings().default_max_rows})
+        """The request checked against the operator's allow-lists (a refusal is a 400 naming
+        the field, and nothing starts), with the defaults filled in: journaled in the plan, so a
+        redeploy with other defaults cannot change where a running query's replay looks."""
+        current = settings()
+        check_allowed(request, current)
+        defaults = {
+            "max_rows": current.default_max_rows,
+            "catalog": current.athena_catalog,
+            "database": current.athena_database,
+            "workgroup": current.athena_workgroup,
+            "output_location": current.athena_output_location,
+            "result_reuse_minutes": current.athena_result_reuse_minutes or None,
+        }
+        missing = {
+            name: value
+            for name, value in defaults.items()
+            if getattr(request, name) is None and value is not None
+        }
+        return request.model_copy(update=missing) if missing else request
 
     def subject(self, request: QueryRequest) -> str:
         return request.query
@@ -59,7 +84,19 @@ class AthenaJob:
         return MEANINGS.get(state, "waiting")
 
     async def start(self, request: QueryRequest, token: str) -> str:
-        return await self.athena.start(request.query, token)
+        return await self.athena.start(request.query, token, self._start_context(request))
+
+    def _start_context(self, request: QueryRequest) -> StartContext:
+        # A request planned before these fields existed has None: the settings, as then.
+        current = settings()
+        return StartContext(
+            workgroup=request.workgroup or current.athena_workgroup,
+            database=request.database or current.athena_database,
+            catalog=request.catalog,
+            output_location=request.output_location or current.athena_output_location,
+            execution_parameters=request.execution_parameters,
+            result_reuse_minutes=request.result_reuse_minutes,
+        )
 
     async def describe(
         self, job_id: str, news: str | None = None, request: QueryRequest | None = None
@@ -107,4 +144,31 @@ class AthenaJob:
             error=settled.error,
             submitted_at=status.submitted_at if status else None,
             completed_at=(status.completed_at if status else None) or settled.ended_at,
+            **_ran_with(request, status),
+            **_athena_error(settled, status),
         )
+
+
+def _ran_with(request: QueryRequest, status: ExecutionStatus | None) -> dict[str, Any]:
+    """Where the execution ran, as Athena reports it; the request's where Athena said nothing
+    (a query it never started)."""
+    known = status or ExecutionStatus(job_id="", state="QUEUED")
+    return {
+        "catalog": known.catalog or request.catalog,
+        "database": known.database or request.database,
+        "workgroup": known.workgroup or request.workgroup,
+        "parameters": request.parameters,
+        "result_reused": known.result_reused,
+    }
+
+
+def _athena_error(settled: Settled, status: ExecutionStatus | None) -> dict[str, Any]:
+    """Athena's AthenaError, when Athena itself failed the query (not a deadline or a cancel)."""
+    if settled.state != "FAILED" or status is None or status.state != "FAILED":
+        return {}
+    category = status.error_category
+    return {
+        "error_category": ERROR_CATEGORIES.get(category) if category is not None else None,
+        "error_type": status.error_type,
+        "error_retryable": status.error_retryable,
+    }
