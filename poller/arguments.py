@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Progress goes to stderr, the QueryResult (JSON) to stdout.\n\n"
         "  python -m poller status --key K    where the promise stands (JSON), no Athena call\n"
         "  python -m poller cancel --key K [--reason TEXT]\n"
-        "                                     stop it; prints the result (CANCELLED: exit 4)",
+        "                                     stop it; prints the result (CANCELLED: exit 4)\n"
+        "  python -m poller redeliver --key K | --gave-up-since TIME\n"
+        "                                     POST the result to its callback_url again",
         epilog=epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

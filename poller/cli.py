@@ -1,5 +1,6 @@
 """``python -m poller``: submit an Athena query to Restate, or attach to one, and wait;
-``python -m poller status|cancel --key K``: where a promise stands, or cancel it.
+``python -m poller status|cancel|redeliver --key K``: where a promise stands, cancel it, or
+push its result again.
 
 Progress and errors go to stderr; the QueryResult goes to stdout exactly as the ingress
 sent it, so that it can be compared byte for byte with the pushed webhook body.
@@ -17,7 +18,7 @@ from typing import Any
 
 import requests
 
-from poller import manage
+from poller import manage, redeliver
 from poller.arguments import build_parser
 from poller.backoff import Backoff
 from poller.client import LongPoll
@@ -83,11 +84,12 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-COMMANDS = ("status", "cancel")
+COMMANDS = ("status", "cancel", "redeliver")
 
 
 def split_command(argv: list[str]) -> tuple[str | None, list[str]]:
-    """`status` or `cancel`, wherever it stands among the flags (each flag takes a value)."""
+    """A command (`status`, `cancel`, `redeliver`), wherever it stands among the flags (each
+    flag takes a value)."""
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -110,7 +112,10 @@ def main(
     """Run the poller; returns the exit code. Tests inject the session, sleep and clock."""
     argv = sys.argv[1:] if argv is None else argv
     command, rest = split_command(argv)
-    parser = manage.build_parser(command) if command else build_parser()
+    if command == "redeliver":
+        parser = redeliver.build_parser()
+    else:
+        parser = manage.build_parser(command) if command else build_parser()
     try:
         args = parser.parse_args(rest)
     except SystemExit as exit_:
@@ -121,6 +126,8 @@ def main(
     try:
         if command == "status":
             return manage.show_status(session, args)
+        if command == "redeliver":
+            return redeliver.run(session, args)
         if command == "cancel":
             manage.request_cancel(session, args)
             # The promise ends by its own ending path; wait for that one result.

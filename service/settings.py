@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     @field_validator("webhook_secret")
     @classmethod
     def _webhook_secret_is_usable(cls, secret: str) -> str:
-        SigningKeys.parse(secret)  # its errors name the secret by position, never its value
+        # whsec_ (v1) and/or whsk_ (v1a) keys; errors name a key by position, never its value
+        SigningKeys.parse(secret, signing=True)
         return secret
 
     @field_validator("athena_allowed_output_locations")

@@ -32,6 +32,9 @@ class PromiseRecord(BaseModel):
     error: str | None = None
     ended_at: datetime | None = None
     webhook_id: str | None = None
+    # The invocation of `run`: Restate keeps its output, the result's very bytes, as long as
+    # this record; a redelivery attaches to it (the job never runs again).
+    run_id: str | None = None
     cancel_reason: str | None = None
     # The sweeper shard that watches the job, once one does (poll mode, or the safety net
     # fired): it knows the latest state and whether its checks fail. None: the mailbox knows.

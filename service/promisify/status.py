@@ -102,8 +102,11 @@ class StatusHandlers:
 
     async def _status(self, ctx: restate.WorkflowSharedContext, _body: bytes) -> bytes:
         status = await self.current(ctx)
-        if status.delivery is None and status.webhook_id is not None:
-            status.delivery = await ctx.object_call(self.delivery.status, status.webhook_id, None)
+        if status.webhook_id is not None and status.phase == "done":
+            # The delivery object holds a delivery that retried or was redelivered (all its
+            # attempts); else the record holds the one its first attempt settled.
+            held = await ctx.object_call(self.delivery.held, status.webhook_id, None)
+            status.delivery = held or status.delivery
         # The adapter's names for the job's fields (e.g. `query_execution_id` for `job_id`).
         names = self.job.status_names
         shown = {

@@ -19,6 +19,7 @@ from restate.serde import PydanticJsonSerde
 from service.promisify.completion import Watching, await_completion, strategy_for
 from service.promisify.delivery.delivery import Delivery
 from service.promisify.delivery.models import webhook_id_for
+from service.promisify.delivery.redeliver import Redelivery
 from service.promisify.endings import Ending, heard_last, is_cancellation, verdict
 from service.promisify.job import CollectedT, Job, RequestT, ResultT, Settled, StatusT
 from service.promisify.mailbox import Mailbox
@@ -77,6 +78,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         )(self.run)
         front = f"{names.front}/{names.front_handler}"
         self.handlers = StatusHandlers(wf, job, mailbox, sweeper, delivery, CANCEL, front)
+        self.redelivery = Redelivery(wf, delivery, settings, front)
 
     @property
     def retry_window_s(self) -> float:
@@ -90,6 +92,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             subject=job.subject(request),
             submitted_at=plan.submitted_at,
             webhook_id=webhook_id_for(start.invocation_id) if callback_url else None,
+            run_id=ctx.request().id,
         )
         ctx.set("record", record)
         outcome = await self.settle(ctx, start, record)

@@ -6,6 +6,10 @@ must be retried is handed to the delivery object (one virtual object per webhook
 sleeps durably between attempts and holds the outcome. Either way the outcome is readable at
 `POST /{delivery}/{webhook-id}/status`. Every attempt is a durable step and every wait a
 durable sleep: a restart resumes the plan, it does not reset it.
+
+A redelivery on demand (`redeliver` on the promise, see `redeliver.py`) comes here too, as a
+`deliver` with its number: the same webhook-id, the same checks and schedule, and the status
+goes on counting, so it shows every attempt, the manual ones included.
 """
 
 import time
@@ -26,6 +30,7 @@ from service.promisify.delivery.models import (
 from service.promisify.delivery.webhook import post_webhook, signed_headers
 from service.promisify.endings import is_cancellation
 from service.promisify.settings import PromiseSettings, ServiceNames
+from webhooks.keys import SigningKeys
 
 # How long a finished delivery's outcome stays readable: as long as the promise's own record.
 DELIVERY_RETENTION = timedelta(days=1)
@@ -41,6 +46,10 @@ class Delivery:
         self.deliver = self.object.handler("deliver", ingress_private=True)(self._deliver)
         self.status = self.object.handler("status", kind="shared")(self._status)
         self.forget = self.object.handler("forget", ingress_private=True)(self._forget)
+        # The object's own status only (no fallback to the promise): what the promise asks.
+        self.held = self.object.handler("held", kind="shared", ingress_private=True)(self._held)
+        # The whpk_ keys receivers verify v1a signatures with: public, on any key.
+        self.public_keys = self.object.handler("publicKeys", kind="shared")(self._public_keys)
 
     async def attempt(self, request: DeliveryRequest, webhook_id: str) -> Attempt:
         # Signed when sent, inside the step: a POST re-sent after an outage carries a fresh
@@ -71,6 +80,13 @@ class Delivery:
         self, ctx: restate.ObjectContext, request: DeliveryRequest
     ) -> DeliveryStatus:
         status = DeliveryStatus(webhook_id=ctx.key(), callback_url=request.callback_url)
+        if request.redelivery:
+            held = await ctx.get("status", type_hint=DeliveryStatus) or request.prior or status
+            if held.redeliveries >= request.redelivery:
+                return held  # asked twice: this redelivery was made already
+            status = held.model_copy(update={"redeliveries": request.redelivery})
+            status.state = "pending"
+            ctx.set("status", status)
         outcome = request.first_attempt
         while True:
             if outcome is None:
@@ -100,7 +116,20 @@ class Delivery:
             DeliveryStatus.model_validate_json(held) if held.strip() not in (b"", b"null") else None
         )
 
+    async def _held(self, ctx: restate.ObjectSharedContext) -> DeliveryStatus | None:
+        return await ctx.get("status", type_hint=DeliveryStatus)
+
+    async def _public_keys(self, ctx: restate.ObjectSharedContext) -> dict[str, list[str]]:
+        keys = SigningKeys.parse(self._settings().webhook_secret, signing=True)
+        return {"public_keys": keys.public_key_texts, "schemes": keys.schemes}
+
     async def _forget(self, ctx: restate.ObjectContext) -> None:
+        status = await ctx.get("status", type_hint=DeliveryStatus)
+        last = status.history[-1].finished_at.timestamp() if status and status.history else 0.0
+        # A redelivery since this forget was sent keeps the outcome a day past its own end;
+        # its own forget comes then. (A minute's slack for the clocks of server and service.)
+        if await ctx.time() - last < DELIVERY_RETENTION.total_seconds() - 60:
+            return
         ctx.clear_all()
 
     async def push(

@@ -1,11 +1,12 @@
 """What push delivery plans, sends and reports, and the one rule that counts an attempt."""
 
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from service.promisify.backoff import backoff_delay
-from service.promisify.delivery.webhook import AttemptOutcome
+from service.promisify.delivery.webhook import AttemptOutcome, Verdict
 from service.promisify.settings import PromiseSettings
 
 
@@ -38,15 +39,21 @@ class Attempt(AttemptOutcome):
     finished_at: float
 
 
-class DeliveryRequest(BaseModel):
-    callback_url: str
-    body: str
-    policy: DeliveryPolicy
-    # The attempt the promise made before handing over; None: no attempt made yet.
-    first_attempt: Attempt | None = None
-
-
 DeliveryState = Literal["pending", "retrying", "delivered", "gave_up"]
+# Every attempt is shown; past this many, the oldest go (a day of retries makes about 155).
+MAX_HISTORY = 500
+
+
+class AttemptRecord(BaseModel):
+    """One attempt as status shows it."""
+
+    attempt: int
+    # 0: the delivery the promise made when it ended; n: the nth redelivery on demand.
+    redelivery: int
+    finished_at: datetime
+    verdict: Verdict
+    status: int | None = None
+    error: str | None = None
 
 
 class DeliveryStatus(BaseModel):
@@ -56,6 +63,21 @@ class DeliveryStatus(BaseModel):
     attempts: int = 0
     last_status: int | None = None
     last_error: str | None = None
+    # How many times an operator asked for it again (`redeliver`), and every attempt.
+    redeliveries: int = 0
+    history: list[AttemptRecord] = Field(default_factory=list)
+
+
+class DeliveryRequest(BaseModel):
+    callback_url: str
+    body: str
+    policy: DeliveryPolicy
+    # The attempt the promise made before handing over; None: no attempt made yet.
+    first_attempt: Attempt | None = None
+    # A redelivery on demand: its number (0: the first delivery), and the status so far when
+    # the promise held it (its first attempt settled it, so the object has none).
+    redelivery: int = 0
+    prior: DeliveryStatus | None = None
 
 
 def backoff_s(
@@ -73,6 +95,18 @@ def count_attempt(
     """Add the attempt to the status; the wait before the next one, or None when it is over."""
     status.attempts += 1
     status.last_status, status.last_error = outcome.status, outcome.error
+    finished_at = datetime.fromtimestamp(outcome.finished_at, tz=UTC)
+    status.history.append(
+        AttemptRecord(
+            attempt=status.attempts,
+            redelivery=status.redeliveries,
+            finished_at=finished_at,
+            verdict=outcome.verdict,
+            status=outcome.status,
+            error=outcome.error,
+        )
+    )
+    del status.history[:-MAX_HISTORY]
     delay = backoff_s(policy, status.attempts, jitter, outcome.retry_after_s)
     out_of_time = outcome.finished_at + delay - policy.started_at > policy.retry_window_s
     if outcome.verdict == "retry" and not out_of_time:

@@ -1,0 +1,160 @@
+"""``python -m poller redeliver``: POST a result again, by key or every give-up since a time.
+
+`--key K` resolves the key like status and cancel do and calls
+`POST /promise/{invocation_id}/redeliver` on the public ingress. `--gave-up-since T` is the
+operator's: it asks Restate's admin API (SQL over the services' state) which deliveries gave
+up since T, the ones still retrying in the delivery object and the ones the promise's own
+first attempt settled, and redelivers each; it prints what it sent, and a count.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+
+from poller.arguments import add_connection_arguments, idempotency_key
+from poller.exit_codes import ExitCode
+from poller.manage import promise_call, resolve_invocation
+from poller.verdicts import PollFailure, unreachable_message
+
+DEFAULT_ADMIN_URL = "http://localhost:9070"
+# The Restate names of Athena's promise and its delivery object, and the webhook-id's prefix.
+PROMISE_SERVICE, DELIVERY_SERVICE, WEBHOOK_ID_PREFIX = "promise", "webhookDelivery", "msg_"
+_AGO = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def moment(text: str) -> datetime:
+    """An ISO 8601 time (UTC unless it says otherwise), or a span ago: `90m`, `2h`, `1d`."""
+    if match := _AGO.fullmatch(text.strip()):
+        ago = timedelta(**{_UNITS[match[2]]: float(match[1])})
+        return datetime.now(UTC) - ago
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (give ISO 8601, e.g. 2026-12-02T08:00Z, or 90m, 2h, 1d)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m poller redeliver",
+        description="POST the result of key K to its callback_url again (after a success or a "
+        "give-up): the same webhook-id, signed now, the same checks and retry schedule. Or, "
+        "with --gave-up-since, every delivery that gave up since then (an operator's command: "
+        "it reads Restate's admin API).",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--key", metavar="K", type=idempotency_key)
+    which.add_argument("--gave-up-since", metavar="TIME", type=moment)
+    parser.add_argument(
+        "--admin",
+        metavar="URL",
+        default=os.environ.get("RESTATE_ADMIN_URL", DEFAULT_ADMIN_URL),
+        help="Restate's admin API, for --gave-up-since (default: $RESTATE_ADMIN_URL or "
+        "%(default)s)",
+    )
+    add_connection_arguments(parser)
+    return parser
+
+
+def run(session: requests.Session, args: argparse.Namespace) -> int:
+    if args.key is not None:
+        invocation_id = resolve_invocation(session, args.ingress, args.key, args.timeout)
+        answer = promise_call(session, args.ingress, invocation_id, "redeliver", args.timeout)
+        print(str(answer.get("message", "")), file=sys.stderr, flush=True)
+        print(json.dumps(answer))
+        return ExitCode.SUCCEEDED
+    return redeliver_gave_up(session, args)
+
+
+def redeliver_gave_up(session: requests.Session, args: argparse.Namespace) -> int:
+    since: datetime = args.gave_up_since
+    found = gave_up_since(session, args.admin, since, args.timeout)
+    counts = {"redelivering": 0, "under_way": 0, "failed": 0}
+    for webhook_id in found:
+        invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
+        try:
+            answer = promise_call(session, args.ingress, invocation_id, "redeliver", args.timeout)
+        except PollFailure as failure:
+            counts["failed"] += 1
+            print(f"{webhook_id}: not redelivered: {failure.message}", file=sys.stderr)
+            continue
+        outcome = str(answer.get("outcome"))
+        counts[outcome if outcome in counts else "failed"] += 1
+        print(f"{webhook_id}: {answer.get('message', outcome)}", file=sys.stderr, flush=True)
+    summary = {"gave_up_since": since.isoformat(), "gave_up": len(found), **counts}
+    print(json.dumps(summary))
+    return ExitCode.ERROR if counts["failed"] else ExitCode.SUCCEEDED
+
+
+def gave_up_since(
+    session: requests.Session, admin: str, since: datetime, timeout: float
+) -> list[str]:
+    """The webhook-ids whose delivery gave up at `since` or later, oldest first. The object's
+    status wins over the promise's record: it holds any retries and redeliveries since."""
+    like = 'value_utf8 LIKE \'%"state":"gave_up"%\''
+    objects = _state(session, admin, DELIVERY_SERVICE, "status", like, timeout)
+    records = _state(session, admin, PROMISE_SERVICE, "record", like, timeout)
+    statuses = dict(objects)
+    held_by_promise = {
+        record["webhook_id"]: record["delivery"]
+        for record in records.values()
+        if record.get("webhook_id") and record.get("delivery")
+    }
+    elsewhere = sorted(set(held_by_promise) - set(statuses))
+    # Held by the promise, unless the object has taken it on since (a redelivery).
+    taken = _state(session, admin, DELIVERY_SERVICE, "status", _keys_in(elsewhere), timeout)
+    for webhook_id in elsewhere:
+        if webhook_id not in taken:
+            statuses[webhook_id] = held_by_promise[webhook_id]
+    ended = {key: _gave_up_at(status) for key, status in statuses.items()}
+    chosen = [(at, key) for key, at in ended.items() if at is not None and at >= since]
+    return [key for _, key in sorted(chosen)]
+
+
+def _gave_up_at(status: dict[str, Any]) -> datetime | None:
+    history = status.get("history") or []
+    if status.get("state") != "gave_up" or not history:
+        return None
+    return datetime.fromisoformat(history[-1]["finished_at"])
+
+
+def _keys_in(keys: list[str]) -> str:
+    quoted = ", ".join("'" + key.replace("'", "''") + "'" for key in keys)
+    return f"service_key IN ({quoted})" if keys else "false"
+
+
+def _state(
+    session: requests.Session,
+    admin: str,
+    service: str,
+    key: str,
+    condition: str,
+    timeout: float,
+) -> dict[str, dict[str, Any]]:
+    """{service_key: the JSON value} of one state key of `service`, where `condition` holds."""
+    sql = (
+        "SELECT service_key, value_utf8 FROM state "
+        f"WHERE service_name = '{service}' AND key = '{key}' AND {condition}"
+    )
+    url = f"{admin.rstrip('/')}/query"
+    try:
+        response = session.post(
+            url, json={"query": sql}, headers={"accept": "application/json"}, timeout=timeout
+        )
+    except requests.ConnectionError:
+        raise PollFailure(ExitCode.UNREACHABLE, unreachable_message(admin)) from None
+    if response.status_code != 200:
+        raise PollFailure(
+            ExitCode.ERROR, f"Restate's admin API answered HTTP {response.status_code}: {sql}"
+        )
+    rows = response.json().get("rows", [])
+    return {row["service_key"]: json.loads(row["value_utf8"]) for row in rows}
