@@ -21,8 +21,10 @@ class ListenerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=9000, ge=1, le=65535)
-    # One secret, or several separated by spaces or commas while a secret is rotated.
-    # The default is a published development key: set WEBHOOK_SECRET anywhere else.
+    # One key, or several separated by spaces or commas while a key is rotated: `whsec_`
+    # shared secrets check v1 signatures, `whpk_` public keys v1a ones (a `whsk_` key, as the
+    # local stack shares with the service, checks v1a too). The default is a published
+    # development key: set WEBHOOK_SECRET anywhere else.
     secret: str = Field(default=DEV_WEBHOOK_SECRET, repr=False, validation_alias="WEBHOOK_SECRET")
     store: Path = Path(".listener/deliveries.sqlite3")
     max_body_bytes: int = Field(default=10 * MIB, gt=0, le=1024 * MIB)
@@ -47,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", help="address to listen on (LISTENER_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (LISTENER_PORT, 9000)")
-    parser.add_argument("--secret", help="whsec_ secret(s), space/comma separated (WEBHOOK_SECRET)")
+    parser.add_argument(
+        "--secret",
+        help="whsec_ secret(s) and/or whpk_ public key(s), space/comma separated (WEBHOOK_SECRET)",
+    )
     parser.add_argument(
         "--store", help="SQLite file (LISTENER_STORE, .listener/deliveries.sqlite3)"
     )
