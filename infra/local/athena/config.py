@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings
 
 from envconfig import ENV_CONFIG, SettingsError, load, variables
@@ -64,6 +64,22 @@ class LocalAthenaConfig(BaseSettings):
         validation_alias=_env("events_max_backoff_s", "EVENTS_MAX_BACKOFF"),
     )
     region: str = Field(default_factory=default_region)
+    # The workgroups (name, output location, enforce configuration, state); None: the
+    # bundled infra/local/athena/workgroups.json.
+    workgroups_file: Path | None = Field(
+        default=None, validation_alias=_env("workgroups_file", "WORKGROUPS")
+    )
+
+    @field_validator("workgroups_file")
+    @classmethod
+    def _workgroups_are_readable(cls, path: Path | None) -> Path | None:
+        from .workgroups import WorkGroups  # its own module; read here so a bad file stops us
+
+        try:
+            WorkGroups.load(path)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read the workgroups from {path}: {error}") from None
+        return path
 
     @property
     def url(self) -> str:
@@ -108,6 +124,7 @@ _FLAGS = [
     ("--drop-events-rate", "drop_events_rate", "share of events never sent, 0 to 1"),
     ("--events-retry-window", "events_retry_window_s", "seconds an event is retried"),
     ("--events-max-backoff", "events_max_backoff_s", "longest wait between retries, seconds"),
+    ("--workgroups", "workgroups_file", "JSON file of workgroups (default: the bundled one)"),
 ]
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, UnsupportedError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 
 from .failures import NOT_SUPPORTED_TYPE, SYNTAX_ERROR_TYPE, QueryFailure
@@ -42,6 +42,8 @@ _JAVA_SPEC = re.compile(r"%(?:\d+\$)?[-#+ 0,(]*\d*(?:\.\d+)?([a-zA-Z%])")
 @dataclass(frozen=True)
 class Translation:
     duckdb_sql: str
+    # How many `?` placeholders the statement has: Athena binds ExecutionParameters to them.
+    placeholders: int = 0
 
 
 _TRANSLATING = threading.Lock()
@@ -65,8 +67,10 @@ def _translate(sql: str, date_columns: frozenset[str]) -> Translation:
     _java_format_as_printf(statement)
     _name_row_fields(statement)
     _special_doubles(statement)
+    placeholders = sum(1 for _ in statement.find_all(exp.Placeholder))
     try:
-        return Translation(statement.sql(dialect=WRITE, unsupported_level=ErrorLevel.RAISE))
+        duckdb_sql = statement.sql(dialect=WRITE, unsupported_level=ErrorLevel.RAISE)
+        return Translation(duckdb_sql, placeholders)
     except UnsupportedError as error:
         raise QueryFailure(
             "NOT_SUPPORTED",
@@ -76,9 +80,55 @@ def _translate(sql: str, date_columns: frozenset[str]) -> Translation:
         ) from None
 
 
+# What Athena reads as one literal: a string, a number, a boolean, NULL, a typed literal
+# (`DATE '2024-01-01'`, which sqlglot reads as a CAST) or a CAST of one.
+_LITERALS = (exp.Literal, exp.Boolean, exp.Null)
+
+
+def parameter_literal(text: str, position: int) -> str:
+    """DuckDB SQL for one ExecutionParameter, which must be a single SQL literal, as Athena
+    reads it; raises QueryFailure for anything else (an expression, a column, two statements).
+    The engine evaluates it on its own and binds the value: the text never joins the query."""
+    name = f"Execution parameter {position + 1}"
+    with _TRANSLATING:
+        try:
+            statements = [s for s in sqlglot.parse(text, read=READ) if s is not None]
+        except (ParseError, TokenError) as error:
+            raise QueryFailure(
+                "SYNTAX_ERROR",
+                f"line 1:1: {name} is not a valid SQL literal: {text}",
+                error_type=SYNTAX_ERROR_TYPE,
+                detail=f"sqlglot: {error}".splitlines()[0],
+            ) from None
+        if len(statements) != 1 or not _is_literal(statements[0]):
+            raise QueryFailure(
+                "INVALID_PARAMETER_USAGE",
+                f"line 1:1: {name} must be a single SQL literal "
+                f"(a quoted string, a number, true, false, NULL or a typed literal): {text}",
+            )
+        return statements[0].sql(dialect=WRITE)
+
+
+def _is_literal(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Paren):
+        return _is_literal(node.this)
+    if isinstance(node, exp.Neg):
+        return isinstance(node.this, exp.Literal) and not node.this.is_string
+    if isinstance(node, exp.Cast):
+        return _is_literal(node.this)
+    return isinstance(node, _LITERALS)
+
+
 def _parse_one(sql: str) -> exp.Expr:
     try:
         statements = [s for s in sqlglot.parse(sql, read=READ) if s is not None]
+    except TokenError as error:  # an unterminated quote or comment: the user's SQL, not ours
+        raise QueryFailure(
+            "SYNTAX_ERROR",
+            "line 1:1: mismatched input: the statement has an unterminated literal or comment",
+            error_type=SYNTAX_ERROR_TYPE,
+            detail=f"sqlglot: {error}".splitlines()[0],
+        ) from None
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
         where = f"line {first.get('line', 1)}:{first.get('col', 1)}: "

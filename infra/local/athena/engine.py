@@ -5,6 +5,7 @@ so queries run in parallel and one can be interrupted without touching the other
 Queries arrive in Athena's SQL and run translated (dialect.py); failures leave as QueryFailure.
 """
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,13 +14,13 @@ from typing import Any
 
 import duckdb
 
-from infra.schema import TableSchema
+from infra.schema import DEFAULT_CATALOG, DataTable
 
-from .dialect import UNNAMED, load_dialects, translate
-from .failures import QueryFailure, from_engine
+from .dialect import UNNAMED, load_dialects, parameter_literal, translate
+from .failures import USER_ERROR, QueryFailure, from_engine
 from .rendering import column_info
 
-CATALOG = "awsdatacatalog"
+CATALOG = DEFAULT_CATALOG
 RESULTS = "local_results"
 # The JSON holds strings; these casts give the columns the types the schema declares.
 _CASTS = {
@@ -53,68 +54,124 @@ class ResultSummary:
 
 
 class QueryEngine:
-    def __init__(self, data_dir: Path, schema: TableSchema) -> None:
+    def __init__(self, data_dir: Path, tables: list[DataTable]) -> None:
         self.data_dir = data_dir.resolve()
-        self.schema = schema
+        self.tables = tables
         self._connection = duckdb.connect()
         self._lock = threading.Lock()
         self._running: dict[str, duckdb.DuckDBPyConnection] = {}
-        self._create_catalog()
+        self._create_catalogs()
         load_dialects()  # now, in one thread: never by two queries' threads at once
 
-    def _create_catalog(self) -> None:
-        glob = str(self.data_dir / "*.jsonl").replace("'", "''")
-        raw_columns = ", ".join(f"'{c.name}': 'VARCHAR'" for c in self.schema.columns)
+    @property
+    def catalogs(self) -> dict[str, dict[str, list[DataTable]]]:
+        """catalog -> database -> its tables, as the Glue Data Catalog (and any other) lists
+        them; the account's own catalog is always there, with its `default` database."""
+        found: dict[str, dict[str, list[DataTable]]] = {CATALOG: {"default": []}}
+        for table in self.tables:
+            databases = found.setdefault(table.schema.catalog.lower(), {"default": []})
+            databases.setdefault(table.schema.database, []).append(table)
+        return found
+
+    def _create_catalogs(self) -> None:
+        statements = [f"ATTACH ':memory:' AS {RESULTS}"]
+        for catalog, databases in self.catalogs.items():
+            statements.append(f"ATTACH ':memory:' AS {quoted(catalog)}")
+            for database, tables in databases.items():
+                statements.append(f"CREATE SCHEMA {quoted(catalog)}.{quoted(database)}")
+                statements += [self._view(table) for table in tables]
+        # Trino's semantics where DuckDB has a switch for them: `7 / 2` is 3, and
+        # timestamps with time zone come back in UTC, as Athena shows them.
+        statements += ["SET GLOBAL integer_division = true", "SET GLOBAL TimeZone = 'UTC'"]
+        for statement in statements:
+            self._connection.execute(statement)
+
+    def _view(self, table: DataTable) -> str:
+        schema = table.schema
+        glob = str(Path(table.files).resolve()).replace("'", "''")
+        raw_columns = ", ".join(f"'{c.name}': 'VARCHAR'" for c in schema.columns)
         typed = ", ".join(
             _CASTS[c.type].format(col=quoted(c.name)) + f" AS {quoted(c.name)}"
-            for c in self.schema.columns
+            for c in schema.columns
         )
-        database = f"{CATALOG}.{quoted(self.schema.database)}"
-        for statement in [
-            f"ATTACH ':memory:' AS {CATALOG}",
-            f"ATTACH ':memory:' AS {RESULTS}",
-            f'CREATE SCHEMA {CATALOG}."default"',
-            f"CREATE SCHEMA {database}",
-            # A view, so files added to the data dir show up in the next query.
-            f"CREATE VIEW {database}.{quoted(self.schema.table)} AS SELECT {typed} "
-            f"FROM read_json('{glob}', format = 'newline_delimited', columns = {{{raw_columns}}})",
-            # Trino's semantics where DuckDB has a switch for them: `7 / 2` is 3, and
-            # timestamps with time zone come back in UTC, as Athena shows them.
-            "SET GLOBAL integer_division = true",
-            "SET GLOBAL TimeZone = 'UTC'",
-        ]:
-            self._connection.execute(statement)
+        name = ".".join(quoted(part) for part in (schema.catalog.lower(), schema.database))
+        # A view, so files added to the data dir show up in the next query.
+        return (
+            f"CREATE VIEW {name}.{quoted(schema.table)} AS SELECT {typed} "
+            f"FROM read_json('{glob}', format = 'newline_delimited', columns = {{{raw_columns}}})"
+        )
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             return self._connection.cursor()
 
-    def data_size(self) -> int:
-        return sum(path.stat().st_size for path in self.data_dir.glob("*.jsonl"))
+    def data_size(self, sql: str | None = None) -> int:
+        """The bytes of the tables' files; with `sql`, of those the query names."""
+        return sum(
+            path.stat().st_size
+            for table in self.tables
+            if sql is None or _mentions(sql, table)
+            for path in Path(table.files).parent.glob(Path(table.files).name)
+        )
 
-    def run(self, execution_id: str, sql: str, database: str | None) -> ResultSummary:
+    def run(
+        self,
+        execution_id: str,
+        sql: str,
+        database: str | None,
+        catalog: str | None = None,
+        parameters: list[str] | None = None,
+    ) -> ResultSummary:
         """Run one query and keep its rows in a results table; raises QueryFailure."""
         started = time.monotonic()
-        date_columns = frozenset(c.name.lower() for c in self.schema.columns if c.type == "date")
-        duckdb_sql = translate(sql, date_columns).duckdb_sql
+        date_columns = frozenset(
+            c.name.lower() for t in self.tables for c in t.schema.columns if c.type == "date"
+        )
+        translation = translate(sql, date_columns)
+        given = len(parameters or [])
+        if given != translation.placeholders:
+            raise QueryFailure(
+                "INVALID_PARAMETER_USAGE",
+                "line 1:1: Incorrect number of parameters: "
+                f"expected {translation.placeholders} but found {given}",
+                error_type=USER_ERROR,
+            )
         try:
-            return self._execute(execution_id, duckdb_sql, database, started, sql)
+            values = [self._literal_value(p, i) for i, p in enumerate(parameters or [])]
+            where = (catalog or CATALOG).lower(), database or "default"
+            return self._execute(execution_id, translation.duckdb_sql, where, values, started, sql)
         except QueryFailure:
             raise
         except Exception as error:  # DuckDB's reason, worded the way Athena words it
             raise from_engine(error, sql) from error
 
+    def _literal_value(self, text: str, position: int) -> Any:
+        """The value of one ExecutionParameter, evaluated on its own: only a literal gets here
+        (parameter_literal refuses anything else), and the query gets the value, not text."""
+        cursor = self._cursor()
+        try:
+            row = cursor.execute(f"SELECT {parameter_literal(text, position)}").fetchone()
+            return row[0] if row else None
+        finally:
+            cursor.close()
+
     def _execute(
-        self, execution_id: str, duckdb_sql: str, database: str | None, started: float, sql: str
+        self,
+        execution_id: str,
+        duckdb_sql: str,
+        where: tuple[str, str],
+        values: list[Any],
+        started: float,
+        sql: str,
     ) -> ResultSummary:
         cursor = self._cursor()
         with self._lock:
             self._running[execution_id] = cursor
         try:
-            cursor.execute(f"USE {CATALOG}.{quoted(database or 'default')}")
-            relation = cursor.sql(duckdb_sql)
+            self._use(cursor, *where)
+            relation = cursor.sql(duckdb_sql, params=values or None)
             planning_ms = round((time.monotonic() - started) * 1000)
-            scanned = self.data_size() if self._reads_table(sql) else 0
+            scanned = self.data_size(sql)
             if relation is None:
                 return ResultSummary(planning_ms=planning_ms, scanned_bytes=scanned)
             columns = [
@@ -132,10 +189,14 @@ class QueryEngine:
                 self._running.pop(execution_id, None)
             cursor.close()
 
-    def _reads_table(self, sql: str) -> bool:
-        # Good enough for plausible statistics: Athena bills the files a query touches.
-        text = sql.lower()
-        return quoted(self.schema.table).lower() in text or self.schema.database.lower() in text
+    def _use(self, cursor: duckdb.DuckDBPyConnection, catalog: str, database: str) -> None:
+        """The query's context, failing as Athena fails a query in a context that is not there."""
+        databases = self.catalogs.get(catalog)
+        if databases is None:
+            raise QueryFailure("CATALOG_NOT_FOUND", f"line 1:1: Catalog '{catalog}' does not exist")
+        if database not in databases:
+            raise QueryFailure("SCHEMA_NOT_FOUND", f"line 1:1: Schema '{database}' does not exist")
+        cursor.execute(f"USE {quoted(catalog)}.{quoted(database)}")
 
     def interrupt(self, execution_id: str) -> None:
         with self._lock:
@@ -154,6 +215,13 @@ class QueryEngine:
 
     def _result_table(self, execution_id: str) -> str:
         return f"{RESULTS}.{quoted('q_' + execution_id)}"
+
+
+def _mentions(sql: str, table: DataTable) -> bool:
+    # Good enough for plausible statistics: Athena bills the files a query touches.
+    text, schema = sql.lower(), table.schema
+    named = schema.table != "table" and re.search(rf"\b{re.escape(schema.table.lower())}\b", text)
+    return quoted(schema.table).lower() in text or schema.database.lower() in text or bool(named)
 
 
 def _label(name: str, position: int) -> str:

@@ -23,6 +23,12 @@ class Execution:
     context: dict[str, str]
     output_prefix: str
     hints: QueryHints
+    # Each one SQL literal, bound to the query's `?` in order (never pasted into its text).
+    execution_parameters: list[str] | None = None
+    # Result reuse as asked (minutes; None: not asked), and the execution whose result this
+    # one reused.
+    reuse_max_age_minutes: int | None = None
+    reused_from: "Execution | None" = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     state: State = "QUEUED"
     reason: str | None = None
@@ -44,7 +50,20 @@ class Execution:
 
     @property
     def output_location(self) -> str:
+        if self.reused_from is not None:  # Athena points at the reused result's file
+            return self.reused_from.output_location
         return f"{self.output_prefix.rstrip('/')}/{self.id}.csv"
+
+    @property
+    def result_id(self) -> str:
+        """Whose rows GetQueryResults reads: the reused execution's, or its own."""
+        return self.reused_from.result_id if self.reused_from is not None else self.id
+
+    def reuse_key(self) -> tuple[object, ...]:
+        """What identifies a reusable result: the workgroup, the context, the SQL text and the
+        parameters (other values are another result)."""
+        context = tuple(sorted((k, v.lower()) for k, v in self.context.items()))
+        return self.work_group, context, self.query, tuple(self.execution_parameters or ())
 
     def record_call(self, operation: str) -> None:
         self.calls[operation] += 1

@@ -8,21 +8,29 @@ from collections.abc import Iterator
 from .config import LocalAthenaConfig
 from .engine import QueryEngine
 from .events import EventPublisher
-from .execution import DEFAULT_OUTPUT, Execution, State
-from .failures import SYSTEM, QueryFailure
+from .execution import Execution, State
+from .failures import SYSTEM, QueryFailure, internal_failure
 from .protocol import StartQueryExecutionRequest, invalid_request
 from .rendering import row_data
 from .results import local_path_for, write_csv
 from .sqltext import parse_hints, statement_type
+from .workgroups import WorkGroups
 
 log = logging.getLogger(__name__)
 
 
 class Executions:
     def __init__(
-        self, config: LocalAthenaConfig, engine: QueryEngine, events: EventPublisher
+        self,
+        config: LocalAthenaConfig,
+        engine: QueryEngine,
+        events: EventPublisher,
+        workgroups: WorkGroups | None = None,
     ) -> None:
         self._config = config
+        self.workgroups = workgroups or WorkGroups.load(config.workgroups_file)
+        # How many queries the engine itself ran (a reused result runs none).
+        self.engine_runs = 0
         self._engine = engine
         self._events = events
         self._by_id: dict[str, Execution] = {}
@@ -37,20 +45,30 @@ class Executions:
         token = request.client_request_token
         if token is not None and token in self._by_token:
             existing = self._by_id[self._by_token[token]]
-            if existing.query != request.query_string:
+            if (existing.query, existing.execution_parameters, existing.work_group) != (
+                request.query_string,
+                request.execution_parameters,
+                request.work_group,
+            ):
                 raise invalid_request(
                     "Idempotent parameters do not match: this ClientRequestToken was used "
-                    "with a different QueryString."
+                    "with a different QueryString, ExecutionParameters or WorkGroup."
                 )
             return existing, False
+        workgroup = self.workgroups.startable(request.work_group)
+        client_location = request.result_configuration.get("OutputLocation")
+        context = dict(request.query_execution_context)
         execution = Execution(
             query=request.query_string,
             statement_type=statement_type(request.query_string),
-            work_group=request.work_group,
-            context=request.query_execution_context,
-            output_prefix=str(request.result_configuration.get("OutputLocation") or DEFAULT_OUTPUT),
+            work_group=workgroup.name,
+            context=context,
+            output_prefix=workgroup.output_for(str(client_location or "") or None),
             hints=parse_hints(request.query_string),
+            execution_parameters=request.execution_parameters,
+            reuse_max_age_minutes=request.reuse_max_age_minutes,
         )
+        execution.reused_from = self._reusable(execution)
         self._by_id[execution.id] = execution
         if token is not None:
             self._by_token[token] = execution.id
@@ -58,6 +76,23 @@ class Executions:
         self._events.state_changed(execution, None)
         self._lifecycles[execution.id] = asyncio.create_task(self._walk(execution))
         return execution, True
+
+    def _reusable(self, execution: Execution) -> Execution | None:
+        """The newest succeeded execution with the same workgroup, context, SQL and
+        parameters, finished within the asked age: its result serves this one."""
+        if execution.reuse_max_age_minutes is None or execution.statement_type != "DML":
+            return None
+        oldest = time.time() - execution.reuse_max_age_minutes * 60
+        key = execution.reuse_key()
+        candidates = [
+            earlier
+            for earlier in self._by_id.values()
+            if earlier.state == "SUCCEEDED"
+            and earlier.result is not None
+            and (earlier.completed_at or 0) >= oldest
+            and earlier.reuse_key() == key
+        ]
+        return max(candidates, key=lambda e: e.completed_at or 0, default=None)
 
     def find(self, execution_id: str) -> Execution | None:
         return self._by_id.get(execution_id)
@@ -122,14 +157,13 @@ class Executions:
             self._transition(execution, "RUNNING")
             outcome: State = "SUCCEEDED"
             try:
-                database = execution.context.get("Database")
-                summary = await asyncio.to_thread(
-                    self._engine.run, execution.id, execution.query, database
-                )
-                execution.result, execution.planning_ms = summary, summary.planning_ms
-                execution.data_scanned = summary.scanned_bytes
-                # Athena writes the result file before it reports SUCCEEDED.
-                await asyncio.to_thread(self._write_result_file, execution)
+                if hints.fail == "internal":
+                    raise internal_failure("the fail=internal hint")
+                if execution.reused_from is not None:
+                    # Reused: the earlier result, nothing scanned, no file written.
+                    execution.result = execution.reused_from.result
+                else:
+                    await self._run(execution)
             except Exception as error:  # a failed query is an outcome, never a server error
                 outcome = "FAILED"
                 execution.fail(error)
@@ -144,6 +178,22 @@ class Executions:
                 raise
         finally:
             self._lifecycles.pop(execution.id, None)
+
+    async def _run(self, execution: Execution) -> None:
+        self.engine_runs += 1
+        context = execution.context
+        summary = await asyncio.to_thread(
+            self._engine.run,
+            execution.id,
+            execution.query,
+            context.get("Database"),
+            context.get("Catalog"),
+            execution.execution_parameters,
+        )
+        execution.result, execution.planning_ms = summary, summary.planning_ms
+        execution.data_scanned = summary.scanned_bytes
+        # Athena writes the result file before it reports SUCCEEDED.
+        await asyncio.to_thread(self._write_result_file, execution)
 
     def _write_result_file(self, execution: Execution) -> None:
         result = execution.result

@@ -20,6 +20,19 @@ TABLE_NOT_FOUND_TYPE, NOT_SUPPORTED_TYPE, FUNCTION_NOT_FOUND_TYPE = 1110, 1200, 
 ENGINE_ERROR, INTERNAL_ERROR = 200, 100
 
 
+def internal_failure(detail: str) -> "QueryFailure":
+    """Athena failing inside itself (ErrorType 100, "Internal service error"): SYSTEM, and
+    the query may succeed if resubmitted."""
+    return QueryFailure(
+        "GENERIC_INTERNAL_ERROR",
+        "Internal service error",
+        category=SYSTEM,
+        error_type=INTERNAL_ERROR,
+        retryable=True,
+        detail=detail,
+    )
+
+
 @dataclass
 class QueryFailure(Exception):
     """A failed query as Athena reports it: a reason, plus the AthenaError fields."""

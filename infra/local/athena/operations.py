@@ -10,6 +10,7 @@ from typing import Any
 from .engine import QueryEngine
 from .execution import Execution
 from .executions import Executions
+from .listings import LISTINGS
 from .protocol import (
     BatchGetQueryExecutionRequest,
     GetQueryResultsRequest,
@@ -96,7 +97,7 @@ async def get_query_results(athena: Athena, body: dict[str, Any]) -> dict[str, A
         rows.append({"Data": [{"VarCharValue": column["Name"]} for column in result.columns]})
     first, count = max(start - header, 0), end - max(start, header)
     if count > 0:
-        page = (athena.engine, execution.id, result.athena_types, first, count)
+        page = (athena.engine, execution.result_id, result.athena_types, first, count)
         rows += await asyncio.to_thread(_data_rows, *page)
     response: dict[str, Any] = {
         "UpdateCount": 0,
@@ -135,3 +136,4 @@ OPERATIONS: dict[str, Operation] = {
     "GetQueryResults": get_query_results,
     "StopQueryExecution": stop_query_execution,
 }
+OPERATIONS.update(LISTINGS)

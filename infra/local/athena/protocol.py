@@ -1,7 +1,7 @@
 """Athena's JSON 1.1 wire protocol: request shapes and AWS-shaped errors."""
 
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -33,6 +33,11 @@ def invalid_request(message: str) -> AthenaServiceError:
     return AthenaServiceError("InvalidRequestException", message, AthenaErrorCode="INVALID_INPUT")
 
 
+def metadata_error(message: str) -> AthenaServiceError:
+    """What Athena's catalog calls answer for a catalog, database or table that is not there."""
+    return AthenaServiceError("MetadataException", message)
+
+
 def json_response(
     body: dict[str, Any], request_id: str, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
@@ -49,6 +54,16 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, strict=True)
 
 
+class ResultReuseByAge(_Request):
+    enabled: bool = Field(alias="Enabled")
+    # Athena's default is 60 minutes; at most 10,080 (7 days).
+    max_age_minutes: int = Field(default=60, alias="MaxAgeInMinutes", ge=0, le=10_080)
+
+
+class ResultReuseConfiguration(_Request):
+    by_age: ResultReuseByAge | None = Field(default=None, alias="ResultReuseByAgeConfiguration")
+
+
 class StartQueryExecutionRequest(_Request):
     query_string: str = Field(alias="QueryString", min_length=1, max_length=262144)
     client_request_token: str | None = Field(
@@ -57,6 +72,48 @@ class StartQueryExecutionRequest(_Request):
     query_execution_context: dict[str, str] = Field(default={}, alias="QueryExecutionContext")
     result_configuration: dict[str, Any] = Field(default={}, alias="ResultConfiguration")
     work_group: str = Field(default="primary", alias="WorkGroup", pattern=WORK_GROUP_NAME)
+    execution_parameters: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+        default=None, alias="ExecutionParameters", min_length=1
+    )
+    result_reuse_configuration: ResultReuseConfiguration | None = Field(
+        default=None, alias="ResultReuseConfiguration"
+    )
+
+    @property
+    def reuse_max_age_minutes(self) -> int | None:
+        """How old a reused result may be; None: no reuse asked."""
+        by_age = self.result_reuse_configuration and self.result_reuse_configuration.by_age
+        if not by_age or not by_age.enabled:
+            return None
+        return by_age.max_age_minutes
+
+
+class ListRequest(_Request):
+    next_token: str | None = Field(default=None, alias="NextToken", min_length=1, max_length=1024)
+    max_results: int = Field(default=50, alias="MaxResults", ge=0, le=50)
+
+
+class ListQueryExecutionsRequest(ListRequest):
+    work_group: str = Field(default="primary", alias="WorkGroup", pattern=WORK_GROUP_NAME)
+
+
+class WorkGroupRequest(_Request):
+    work_group: str = Field(alias="WorkGroup", pattern=WORK_GROUP_NAME)
+
+
+class ListDatabasesRequest(ListRequest):
+    catalog_name: str = Field(alias="CatalogName", min_length=1, max_length=256)
+
+
+class ListTableMetadataRequest(ListDatabasesRequest):
+    database_name: str = Field(alias="DatabaseName", min_length=1, max_length=128)
+    expression: str | None = Field(default=None, alias="Expression", max_length=256)
+
+
+class GetTableMetadataRequest(_Request):
+    catalog_name: str = Field(alias="CatalogName", min_length=1, max_length=256)
+    database_name: str = Field(alias="DatabaseName", min_length=1, max_length=128)
+    table_name: str = Field(alias="TableName", min_length=1, max_length=128)
 
 
 class QueryExecutionIdRequest(_Request):

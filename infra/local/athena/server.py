@@ -11,7 +11,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
-from infra.schema import load_schema
+from infra.schema import find_tables
 
 from .config import ConfigUpdate, LocalAthenaConfig
 from .engine import QueryEngine
@@ -45,7 +45,7 @@ def create_app(config: LocalAthenaConfig) -> web.Application:
 
 async def _athena_service(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    engine = QueryEngine(config.data_dir, load_schema())
+    engine = QueryEngine(config.data_dir, find_tables(config.data_dir))
     async with aiohttp.ClientSession() as session:
         events = app[EVENTS] = EventPublisher(config, session)
         executions = Executions(config, engine, events)
@@ -112,7 +112,9 @@ async def health(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     executions = request.app[ATHENA].executions.all()
     given_up = request.app[EVENTS].delivery.given_up
-    return web.json_response(request.app[STATS].report(executions, given_up))
+    report = request.app[STATS].report(executions, given_up)
+    report["engine_runs"] = request.app[ATHENA].executions.engine_runs
+    return web.json_response(report)
 
 
 @routes.get("/_local/held")

@@ -23,6 +23,7 @@ def statistics(execution: Execution) -> dict[str, Any]:
         "QueryPlanningTimeInMillis": execution.planning_ms,
         "ServicePreProcessingTimeInMillis": 0,
         "ServiceProcessingTimeInMillis": ended - engine_done,
+        "ResultReuseInformation": {"ReusedPreviousResult": execution.reused_from is not None},
     }
 
 
@@ -41,12 +42,15 @@ def query_execution(execution: Execution) -> dict[str, Any]:
         status["CompletionDateTime"] = execution.completed_at
     if execution.athena_error is not None:
         status["AthenaError"] = execution.athena_error
-    return {
+    reuse: dict[str, Any] = {"Enabled": execution.reuse_max_age_minutes is not None}
+    if execution.reuse_max_age_minutes is not None:
+        reuse["MaxAgeInMinutes"] = execution.reuse_max_age_minutes
+    shape = {
         "QueryExecutionId": execution.id,
         "Query": execution.query,
         "StatementType": execution.statement_type,
         "ResultConfiguration": {"OutputLocation": execution.output_location},
-        "ResultReuseConfiguration": {"ResultReuseByAgeConfiguration": {"Enabled": False}},
+        "ResultReuseConfiguration": {"ResultReuseByAgeConfiguration": reuse},
         "QueryExecutionContext": execution.context,
         "Status": status,
         "Statistics": statistics(execution),
@@ -56,3 +60,6 @@ def query_execution(execution: Execution) -> dict[str, Any]:
             "EffectiveEngineVersion": "Athena engine version 3",
         },
     }
+    if execution.execution_parameters:
+        shape["ExecutionParameters"] = execution.execution_parameters
+    return shape

@@ -10,7 +10,8 @@ log = logging.getLogger(__name__)
 
 StatementType = Literal["DML", "DDL", "UTILITY"]
 
-# `-- local-athena: run_time_s=5 queue_delay_s=0.1 drop_events=1 finish_before_reply=1 hold=1`.
+# `-- local-athena: run_time_s=5 queue_delay_s=0.1 drop_events=1 finish_before_reply=1 hold=1
+# fail=internal`.
 _HINT = re.compile(r"--\s*local-athena:(?P<pairs>[^\n]*)")
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _FIRST_WORD = re.compile(r"[\s(]*([A-Za-z]+)")
@@ -30,6 +31,9 @@ class QueryHints(BaseModel):
     # Stay RUNNING past the run time until `POST /_local/release`: many queries parked at once
     # that then end together (`make bench-scale`).
     hold: bool = False
+    # Fail inside Athena, not in the query: `internal` is Athena's internal error (SYSTEM,
+    # retryable), for callers that must tell it from their own mistakes.
+    fail: Literal["internal"] | None = None
 
 
 def parse_hints(sql: str) -> QueryHints:

@@ -27,6 +27,10 @@ class CallStats:
                     "query": execution.query,
                     "calls": dict(execution.calls),
                     "calls_before_completion": dict(execution.calls_before_completion),
+                    "work_group": execution.work_group,
+                    "context": execution.context,
+                    "execution_parameters": execution.execution_parameters,
+                    "reused_from": execution.reused_from.id if execution.reused_from else None,
                 }
                 for execution in executions
             },
