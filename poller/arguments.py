@@ -1,6 +1,7 @@
 """The command line of ``python -m poller``: flags, checked before anything is sent."""
 
 import argparse
+import json
 import os
 from urllib.parse import urlsplit
 
@@ -8,6 +9,8 @@ from poller.client import DEFAULT_MAX_CONNECT_FAILURES, DEFAULT_TIMEOUT_S
 from poller.exit_codes import epilog
 
 DEFAULT_INGRESS_URL = "http://localhost:8080"
+# Athena's longest result reuse: 7 days.
+MAX_REUSE_MINUTES = 10_080
 
 
 def _positive_float(text: str) -> float:
@@ -37,6 +40,23 @@ def _positive_int(text: str) -> int:
 def _row_limit(text: str) -> int:
     # 0 is a valid limit: the columns without rows, as the service allows.
     return _whole_number(text, 0)
+
+
+def query_parameter(text: str) -> bool | int | float | str:
+    """`42` and `1.5` are numbers, `true` and `false` booleans, `"42"` the string 42; any
+    other text is itself a string (`O'Brien` needs no quoting: the service quotes it)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, bool | int | float | str) else text
+
+
+def _reuse_minutes(text: str) -> int:
+    value = _whole_number(text, 0)
+    if value > MAX_REUSE_MINUTES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_REUSE_MINUTES}, got {text!r}")
+    return value
 
 
 def _http_url(text: str) -> str:
@@ -75,6 +95,25 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--max-rows", metavar="N", type=_row_limit, help="row limit")
     query.add_argument(
         "--query-timeout", metavar="S", type=_positive_float, help="Athena time limit (s)"
+    )
+    query.add_argument("--catalog", metavar="NAME", help="data catalog (default: the service's)")
+    query.add_argument("--database", metavar="NAME", help="database (default: the service's)")
+    query.add_argument("--workgroup", metavar="NAME", help="workgroup (default: the service's)")
+    query.add_argument("--output-location", metavar="S3_URL", help="where Athena writes results")
+    query.add_argument(
+        "--param",
+        metavar="VALUE",
+        dest="parameters",
+        action="append",
+        type=query_parameter,
+        help="value for the next ? (repeat in order); a JSON number, true, false or "
+        '"quoted string" is sent as that, anything else as text; the service quotes it',
+    )
+    query.add_argument(
+        "--reuse-minutes",
+        metavar="M",
+        type=_reuse_minutes,
+        help="reuse Athena's result of the same query if at most M minutes old (0 to 10080)",
     )
     parser.add_argument(
         "--key", metavar="K", type=idempotency_key, help="idempotency key (default: a new uuid)"

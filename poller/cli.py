@@ -34,6 +34,12 @@ def _query_request(args: argparse.Namespace) -> dict[str, Any] | None:
         "callback_url": args.callback_url,
         "max_rows": args.max_rows,
         "timeout_s": args.query_timeout,
+        "catalog": args.catalog,
+        "database": args.database,
+        "workgroup": args.workgroup,
+        "output_location": args.output_location,
+        "parameters": args.parameters,
+        "result_reuse_minutes": args.reuse_minutes,
     }
     given = {name: value for name, value in fields.items() if value is not None}
     if not given and args.key is not None:
@@ -68,7 +74,21 @@ def _report_result(body: bytes, say: Callable[[str], None]) -> ExitCode:
         say(f"The answer is not a QueryResult with a known state (state: {state!r}).")
     elif code is not ExitCode.SUCCEEDED:
         say(f"The query ended {state}: {result.get('error')}")
+        if result.get("error_category"):
+            say(athena_error_line(result))
     return code
+
+
+def athena_error_line(result: dict[str, Any]) -> str:
+    """What Athena's AthenaError says a caller can do about the failure."""
+    category, retryable = result.get("error_category"), result.get("error_retryable")
+    if retryable:
+        advice = "a retry may help (resubmit with a new --key)"
+    elif category == "USER":
+        advice = "a retry will not help: the query or its parameters must change"
+    else:
+        advice = "Athena does not expect a retry to help"
+    return f"Athena's error: category {category}, type {result.get('error_type')}; {advice}."
 
 
 def ingress_session(environ: Mapping[str, str]) -> requests.Session:

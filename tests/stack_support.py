@@ -23,6 +23,10 @@ def running_stack(tmp: Path, **overrides: Any) -> Iterator[LocalStack]:
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "data" / "sample.jsonl", data_dir / "sample.jsonl")
+    # The further databases, a folder each (data/<database>/<table>.jsonl and its schema).
+    for folder in (ROOT / "data").iterdir():
+        if folder.is_dir() and any(folder.glob("*.schema.json")):
+            shutil.copytree(folder, data_dir / folder.name, dirs_exist_ok=True)
     config = StackConfig(base_dir=tmp / "restate", data_dir=data_dir, ports=Ports.free())
     for name, value in overrides.items():
         setattr(config, name, value)

@@ -4,6 +4,7 @@ import os
 import sys
 from pathlib import Path
 
+from infra.local.athena.workgroups import service_allow_lists
 from infra.local.cluster import define_nodes
 from infra.local.config import (
     RESTATE_SERVER,
@@ -41,6 +42,8 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         "ALLOW_PRIVATE_CALLBACKS": "true",
         "WEBHOOK_SECRET": config.webhook_secret,
         "RESTATE_IDENTITY_KEYS": identity.public_key,
+        # What callers may name: the local Athena's workgroups, catalogs and databases.
+        **service_allow_lists(config.data_dir),
         **config.service_env,
     }
     # With --lambda, restate-server sends Lambda Invoke calls to the local endpoint.

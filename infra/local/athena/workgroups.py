@@ -86,3 +86,24 @@ class WorkGroups(BaseModel):
         if workgroup.state != "ENABLED":
             raise invalid_request(f"WorkGroup {name} is disabled.")
         return workgroup
+
+
+def service_allow_lists(data_dir: Path, workgroups_file: Path | None = None) -> dict[str, str]:
+    """The service's allow-lists in the local stack: every workgroup, catalog and database
+    this local Athena has, and result locations under its buckets."""
+    from infra.schema import find_tables  # the data folders, as the engine reads them
+
+    tables = [table.schema for table in find_tables(data_dir)]
+    workgroups = WorkGroups.load(workgroups_file).workgroups
+    buckets = {"s3://local-athena-results/"} | {
+        "s3://" + w.output_location.removeprefix("s3://").split("/")[0] + "/"
+        for w in workgroups
+        if w.output_location
+    }
+    catalogs = {"AwsDataCatalog"} | {t.catalog for t in tables if t.catalog != "awsdatacatalog"}
+    return {
+        "ATHENA_ALLOWED_WORKGROUPS": ",".join(w.name for w in workgroups),
+        "ATHENA_ALLOWED_CATALOGS": ",".join(sorted(catalogs)),
+        "ATHENA_ALLOWED_DATABASES": ",".join(sorted({t.database for t in tables})),
+        "ATHENA_ALLOWED_OUTPUT_LOCATIONS": ",".join(sorted(buckets)),
+    }
