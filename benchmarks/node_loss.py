@@ -384,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     picker = random.Random(seed)
     print(f"seed {seed} (replay with --seed {seed})", flush=True)
     failed = False
+    drills: dict[str, list[Drill]] = {}
     for run in range(args.runs):
         workdir = scratch_workdir()
         try:
@@ -409,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                         attach_urls=[stack.ingress_url] if balanced else None,
                     )
                     print(drill.report(), flush=True)
+                    drills.setdefault(victim, []).append(drill)
                     for failure in drill.failures():
                         failed = True
                         print(f"  WRONG: {failure}", flush=True)
@@ -421,7 +423,28 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"logs kept in {workdir / 'restate' / 'logs'}")
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
+    if args.runs > 1:
+        print(summary(drills))
     return 1 if failed else 0
+
+
+def summary(drills: dict[str, list[Drill]]) -> str:
+    """Every drill's promises pooled by the node that died: min / median / max."""
+    lines = [
+        "\nall runs, seconds, min / median / max:",
+        f"  {'node killed':12} {'drills':>6}  {'its partitions answered again':>29}  "
+        f"{'after its query ended: dead leader':>34}  {'the others':>18}",
+    ]
+    for victim, runs in sorted(drills.items()):
+        resumed = [s for drill in runs for s in drill.resumed_after]
+        orphans = [s for drill in runs for s in drill.after_query_end(True)]
+        others = [s for drill in runs for s in drill.after_query_end(False)]
+        lines.append(
+            f"  {victim:12} {len(runs):6}  {spread(resumed):>29}  "
+            f"{spread(orphans) + f' ({len(orphans)})':>34}  "
+            f"{spread(others) + f' ({len(others)})':>18}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
