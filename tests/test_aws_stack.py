@@ -633,3 +633,55 @@ def test_checkov_findings_left_on_purpose_are_skipped_with_a_reason(synth: Synth
     }
     log_group = synth.resources[synth.logical_id("ServiceLogs")]
     assert {skip["id"] for skip in log_group["Metadata"]["checkov"]["skip"]} == {"CKV_AWS_158"}
+
+
+def test_the_role_may_use_exactly_the_allowed_workgroups_databases_and_prefixes() -> None:
+    allowed = Synthesized(
+        athenaAllowedWorkgroups="team-a,team-b",
+        athenaAllowedDatabases="crm_db",
+        athenaAllowedOutputLocations="s3://team-a-results/athena/",
+    )
+    statements = {s["Sid"]: s for s in all_policy_statements(allowed) if "Sid" in s}
+    assert statements["AthenaWorkGroup"]["Resource"] == [
+        arn("athena", "workgroup/demo-workgroup"),
+        arn("athena", "workgroup/team-a"),
+        arn("athena", "workgroup/team-b"),
+    ]
+    assert statements["GlueAllowedDatabases"]["Resource"] == [
+        arn("glue", "database/crm_db"),
+        arn("glue", "table/crm_db/*"),
+    ]
+    assert statements["AllowedResultBuckets"]["Resource"] == "arn:aws:s3:::team-a-results"
+    assert statements["AllowedResultPrefixes"]["Resource"] == "arn:aws:s3:::team-a-results/athena/*"
+    variables = next(
+        resource["Properties"]["Environment"]["Variables"]
+        for resource in allowed.resources.values()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and resource["Properties"].get("FunctionName") == "athena-promise"
+    )
+    assert variables["ATHENA_ALLOWED_WORKGROUPS"] == "team-a,team-b"
+    assert variables["ATHENA_ALLOWED_DATABASES"] == "crm_db"
+    assert variables["ATHENA_ALLOWED_OUTPUT_LOCATIONS"] == "s3://team-a-results/athena/"
+    _, rule = allowed.only("AWS::Events::Rule")
+    pattern = rule["Properties"]["EventPattern"]["detail"]["workgroupName"]
+    assert pattern == ["demo-workgroup", "team-a", "team-b"]
+
+
+def test_without_allow_lists_the_role_keeps_the_demo_workgroup_table_and_prefix(
+    synth: Synthesized,
+) -> None:
+    sids = {s.get("Sid") for s in all_policy_statements(synth)}
+    assert not sids & {"GlueAllowedDatabases", "AllowedResultBuckets", "AllowedResultPrefixes"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("athenaAllowedWorkgroups", "team-*"),
+        ("athenaAllowedDatabases", "crm*"),
+        ("athenaAllowedOutputLocations", "https://not-s3/"),
+    ],
+)
+def test_an_allow_list_with_a_wildcard_or_a_wrong_form_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ContextError, match=name):
+        Synthesized(**{name: value})

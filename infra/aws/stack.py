@@ -1,6 +1,7 @@
 """The AWS side of the demo: data, table, workgroup, the service on Lambda with its roles, and
 events to Restate."""
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -171,6 +172,12 @@ class DeploySettings:
     reserved_concurrency: int | None = None
     # False with -c lambdaBundling=skip: the template without pip (tests, offline synth).
     bundle_lambda: bool = True
+    # What a request may name besides the demo workgroup, database and results prefix
+    # (-c athenaAllowedWorkgroups=a,b -c athenaAllowedDatabases=... -c
+    # athenaAllowedOutputLocations=s3://bucket/prefix/,...): the role may use exactly these.
+    allowed_workgroups: tuple[str, ...] = ()
+    allowed_databases: tuple[str, ...] = ()
+    allowed_output_locations: tuple[str, ...] = ()
 
     @property
     def events_endpoint(self) -> str:
@@ -223,6 +230,11 @@ def settings_from_context(scope: Construct) -> DeploySettings:
         )
     if bundling not in ("pip", "skip"):
         problems.append(f"Context parameter lambdaBundling must be pip or skip, got {bundling!r}.")
+    workgroups = _names(scope, "athenaAllowedWorkgroups", r"[a-zA-Z0-9._-]{1,128}", problems)
+    databases = _names(scope, "athenaAllowedDatabases", r"[a-z0-9_]{1,255}", problems)
+    locations = _names(
+        scope, "athenaAllowedOutputLocations", r"s3://[a-z0-9.-]{3,63}/\S*", problems
+    )
     if problems:
         raise ContextError("\n".join(problems))
     return DeploySettings(
@@ -235,7 +247,28 @@ def settings_from_context(scope: Construct) -> DeploySettings:
         restate_identity_keys=_optional(scope, "restateIdentityKeys"),
         reserved_concurrency=int(concurrency) if concurrency is not None else None,
         bundle_lambda=bundling == "pip",
+        allowed_workgroups=workgroups,
+        allowed_databases=databases,
+        allowed_output_locations=locations,
     )
+
+
+def _names(scope: Construct, name: str, pattern: str, problems: list[str]) -> tuple[str, ...]:
+    """A comma-separated context list; each item must match `pattern` (no wildcards)."""
+    values = tuple(v for v in re.split(r"[\s,]+", _optional(scope, name) or "") if v)
+    for value in values:
+        if not re.fullmatch(pattern, value):
+            problems.append(
+                f"Context parameter {name}: {value!r} is not allowed (each item must match "
+                f"{pattern}; no wildcards): pass -c {name}=a,b or leave it out."
+            )
+    return values
+
+
+def _bucket_and_prefix(location: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix/` as ("bucket", "some/prefix/")."""
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    return bucket, prefix
 
 
 def _optional(scope: Construct, name: str) -> str | None:
@@ -376,9 +409,8 @@ class AthenaPromiseStack(Stack):
                 sid="AthenaWorkGroup",
                 actions=ATHENA_ACTIONS,
                 resources=[
-                    self.format_arn(
-                        service="athena", resource="workgroup", resource_name=workgroup.name
-                    )
+                    self.format_arn(service="athena", resource="workgroup", resource_name=name)
+                    for name in [workgroup.name, *settings.allowed_workgroups]
                 ],
             )
         )
@@ -399,6 +431,44 @@ class AthenaPromiseStack(Stack):
                 ],
             )
         )
+        if settings.allowed_databases:
+            # The allowed databases' tables are not this stack's: the role may read the catalog
+            # entries of any table in those databases, and nothing beyond them.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="GlueAllowedDatabases",
+                    actions=GLUE_ACTIONS,
+                    resources=[
+                        arn
+                        for database in settings.allowed_databases
+                        for arn in (
+                            self.format_arn(
+                                service="glue", resource="database", resource_name=database
+                            ),
+                            self.format_arn(
+                                service="glue", resource="table", resource_name=f"{database}/*"
+                            ),
+                        )
+                    ],
+                )
+            )
+        if settings.allowed_output_locations:
+            # Results a request may send elsewhere: those buckets, and only under the prefixes.
+            places = [_bucket_and_prefix(loc) for loc in settings.allowed_output_locations]
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="AllowedResultBuckets",
+                    actions=BUCKET_ACTIONS,
+                    resources=sorted({f"arn:{self.partition}:s3:::{b}" for b, _ in places}),
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="AllowedResultPrefixes",
+                    actions=RESULTS_ACTIONS,
+                    resources=[f"arn:{self.partition}:s3:::{b}/{p}*" for b, p in places],
+                )
+            )
         role.add_to_policy(
             iam.PolicyStatement(sid="Bucket", actions=BUCKET_ACTIONS, resources=[bucket.bucket_arn])
         )
@@ -464,7 +534,10 @@ class AthenaPromiseStack(Stack):
             event_pattern=events.EventPattern(
                 source=["aws.athena"],
                 detail_type=["Athena Query State Change"],
-                detail={"workgroupName": [WORKGROUP_NAME], "currentState": EVENT_STATES},
+                detail={
+                    "workgroupName": [WORKGROUP_NAME, *settings.allowed_workgroups],
+                    "currentState": EVENT_STATES,
+                },
             ),
             targets=[
                 targets.ApiDestination(
@@ -532,6 +605,14 @@ class AthenaPromiseStack(Stack):
         }
         if settings.restate_identity_keys:
             environment["RESTATE_IDENTITY_KEYS"] = settings.restate_identity_keys
+        # The service's allow-lists: exactly what the role may use.
+        for variable, names in [
+            ("ATHENA_ALLOWED_WORKGROUPS", settings.allowed_workgroups),
+            ("ATHENA_ALLOWED_DATABASES", settings.allowed_databases),
+            ("ATHENA_ALLOWED_OUTPUT_LOCATIONS", settings.allowed_output_locations),
+        ]:
+            if names:
+                environment[variable] = ",".join(names)
 
         # The Restate service itself: the SDK's Lambda handler of service.app, arm64.
         function = lambda_.Function(
