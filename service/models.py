@@ -90,7 +90,8 @@ class QueryRequest(BaseModel):
         if isinstance(parameters, list):
             for position, value in enumerate(parameters):
                 if not isinstance(value, bool | int | float | str):
-                    kind = {dict: "an object", list: "a list"}.get(type(value), "null")
+                    kinds: dict[type, str] = {dict: "an object", list: "a list"}
+                    kind = kinds.get(type(value), "null")
                     raise ValueError(
                         f"parameter {position} is {kind}; give a string, a number or a boolean "
                         "(the service writes each as one SQL literal)"
