@@ -40,7 +40,8 @@ def main() -> None:
     if warning:
         print(warning, file=sys.stderr, flush=True)
     # uvloop: the same asyncio API, with the loop and sockets in C (measured in `make bench`).
-    uvloop.run(serve(athena_app(), bind_address(current)))
+    app = athena_app()
+    uvloop.run(serve(app, str(current.bind_host), current.port, current.http_server))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings
 
 from envconfig import ENV_CONFIG, SettingsError, load
 from service.promisify.settings import CompletionMode, PromiseSettings
+from service.serving import HttpServer
 from webhooks.keys import DEV_WEBHOOK_SECRET, SigningKeys
 
 __all__ = ["CompletionMode", "Settings", "SettingsError", "from_environment", "settings"]
@@ -75,6 +76,8 @@ class Settings(BaseSettings):
     webhook_max_backoff_s: float = Field(600.0, gt=0, le=DAY_S)
 
     port: int = Field(9080, ge=1, le=65535, validation_alias="SERVICE_PORT")
+    # What serves the endpoint: granian (HTTP/2 in Rust, less CPU) or hypercorn (pure Python).
+    http_server: HttpServer = Field("hypercorn", validation_alias="SERVICE_HTTP_SERVER")
     # Loopback unless told otherwise: a container sets 0.0.0.0 (or ::) to be reachable.
     bind_host: IPvAnyAddress = Field(IPv4Address("127.0.0.1"), validation_alias="SERVICE_BIND_HOST")
     # Restate's request identity: the public keys (publickeyv1_...) of the restate-servers

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -11,17 +12,29 @@ from infra.local.processes import ManagedProcess, free_port
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 
 
-def test_sigterm_stops_the_service_promptly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("http_server", ["granian", "hypercorn"])
+def test_sigterm_stops_the_service_promptly(tmp_path, http_server) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
+    env = {**os.environ, "SERVICE_PORT": str(port), "SERVICE_HTTP_SERVER": http_server}
     service = ManagedProcess(
         "service",
         [sys.executable, "-m", "service"],
-        {**os.environ, "SERVICE_PORT": str(port)},
+        env,
         tmp_path,
         f"http://127.0.0.1:{port}/health",
     )
-    service.start()
+    service.start()  # its health check is a first request (HTTP/1.1): the SDK's hook is in
     assert service.pid is not None
+    # And HTTP/2 with prior knowledge on the same port, as restate-server speaks it.
+    discover = [f"http://127.0.0.1:{port}/discover", "-o", "/dev/null", "-w", "%{http_version}"]
+    h2 = subprocess.run(
+        ["curl", "-s", "--http2-prior-knowledge", *discover],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    assert h2.stdout == "2", h2
     os.kill(service.pid, signal.SIGTERM)
     # The SDK claims SIGTERM for itself; a service that did not join its hooks never exits.
     # A generous bound: it takes well under a second.

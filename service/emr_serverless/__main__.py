@@ -6,7 +6,7 @@ import uvloop
 
 from envconfig import SettingsError
 from service.emr_serverless.settings import settings
-from service.serving import bind_address, serve
+from service.serving import serve
 
 if __name__ == "__main__":
     try:
@@ -15,4 +15,4 @@ if __name__ == "__main__":
         sys.exit(f"error: {error}")
     from service.emr_serverless.app import app  # once the settings are known to be good
 
-    uvloop.run(serve(app, bind_address(str(current.bind_host), current.port)))
+    uvloop.run(serve(app, str(current.bind_host), current.port, current.http_server))

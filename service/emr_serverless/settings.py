@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from envconfig import ENV_CONFIG, load
 from service.promisify import PromiseSettings
+from service.serving import HttpServer
 from webhooks.keys import DEV_WEBHOOK_SECRET, SigningKeys
 
 
@@ -28,6 +29,8 @@ class EmrServerlessSettings(BaseSettings, PromiseSettings):
     port: int = Field(9081, ge=1, le=65535)
     bind_host: IPvAnyAddress = IPv4Address("127.0.0.1")
     identity_keys: str = Field("", validation_alias="RESTATE_IDENTITY_KEYS")
+    # What serves the endpoint, shared with Athena's service (service/serving.py).
+    http_server: HttpServer = Field("hypercorn", validation_alias="SERVICE_HTTP_SERVER")
 
     @field_validator("webhook_secret")
     @classmethod

@@ -16,7 +16,7 @@ import uvloop
 
 from service.promisify import PromiseSettings
 from service.promisify.testing import fake_promise
-from service.serving import serve
+from service.serving import HttpServer, serve
 
 # Each flavor: its settings over the shared ones, and its batch limit.
 FLAVORS: dict[str, tuple[dict[str, Any], int]] = {
@@ -55,7 +55,11 @@ def app() -> Any:
 
 
 def main() -> None:
-    uvloop.run(serve(app(), f"127.0.0.1:{os.environ['SERVICE_PORT']}"))
+    port = int(os.environ["SERVICE_PORT"])
+    # SERVICE_HTTP_SERVER as the service reads it: granian when asked, else hypercorn.
+    asked = os.environ.get("SERVICE_HTTP_SERVER")
+    http_server: HttpServer = "granian" if asked == "granian" else "hypercorn"
+    uvloop.run(serve(app(), "127.0.0.1", port, http_server))
 
 
 if __name__ == "__main__":
