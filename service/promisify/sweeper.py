@@ -170,7 +170,12 @@ class Sweeper:
                     ctx.set(WATCH_PREFIX + job_id, settled)
         ctx.clear("sweep_at")
         # Never sooner than the shard's share of the quota allows after this many calls.
-        quiet_until = now + calls / plan.calls_per_s
+        # The shard's calls at its share of the budget, with one call to spare (a cell-rate
+        # limit): over time no faster than the budget, yet a job arriving at a quiet shard is
+        # checked when due, not a whole interval after the last sweep.
+        spacing = 1 / plan.calls_per_s
+        previous = await ctx.get("quiet_until", type_hint=float) or 0.0
+        quiet_until = max(previous, now - spacing) + calls * spacing
         ctx.set("quiet_until", quiet_until)
         if watches:
             earliest = min(watched.due_at for watched in watches.values())
