@@ -88,9 +88,12 @@ class Strategy(Protocol):
 
     def arm(
         self, ctx: restate.Context, job_id: str, awakeable_id: str
-    ) -> tuple[restate.RestateDurableSleepFuture | None, str | None]:
-        """Arrange for the awakeable to be resolved; the safety net's timer (if any) and the
-        sweeper shard now watching the job (if any)."""
+    ) -> restate.RestateDurableSleepFuture | None:
+        """Arrange for the awakeable to be resolved; the safety net's timer, if any."""
+        ...
+
+    def watcher(self, job_id: str) -> str | None:
+        """The sweeper shard that watches the job from the start (status asks it), if any."""
         ...
 
     def uses_mailbox(self) -> bool: ...
@@ -102,9 +105,12 @@ class Events:
 
     def arm(
         self, ctx: restate.Context, job_id: str, awakeable_id: str
-    ) -> tuple[restate.RestateDurableSleepFuture | None, str | None]:
+    ) -> restate.RestateDurableSleepFuture | None:
         ctx.object_send(self.watching.mailbox.await_news, job_id, awakeable_id)
-        return None, None
+        return None
+
+    def watcher(self, job_id: str) -> str | None:
+        return None
 
     def uses_mailbox(self) -> bool:
         return True
@@ -116,13 +122,16 @@ class Poll:
 
     def arm(
         self, ctx: restate.Context, job_id: str, awakeable_id: str
-    ) -> tuple[restate.RestateDurableSleepFuture | None, str | None]:
+    ) -> restate.RestateDurableSleepFuture | None:
         # The sweeper is the only news: it resolves the awakeable itself, no mailbox between.
         plan = self.watching.plan
-        shard = self.watching.sweep(
+        self.watching.sweep(
             ctx, job_id, plan.poll_first_s, plan.poll_max_s, awakeable_id=awakeable_id
         )
-        return None, shard
+        return None
+
+    def watcher(self, job_id: str) -> str | None:
+        return self.watching.shard(job_id)
 
     def uses_mailbox(self) -> bool:
         return False
@@ -131,10 +140,10 @@ class Poll:
 class EventsWithSafetyNet(Events):
     def arm(
         self, ctx: restate.Context, job_id: str, awakeable_id: str
-    ) -> tuple[restate.RestateDurableSleepFuture | None, str | None]:
+    ) -> restate.RestateDurableSleepFuture | None:
         super().arm(ctx, job_id, awakeable_id)
         interval = timedelta(seconds=self.watching.plan.safety_net_interval_s)
-        return ctx.sleep(interval, name="safety net"), None
+        return ctx.sleep(interval, name="safety net")
 
 
 def strategy_for(watching: Watching) -> Strategy:
@@ -164,12 +173,10 @@ async def await_completion(
 ) -> Waited[StatusT]:
     """Park until the job ends, the deadline passes, or a cancel comes; the job's word wins.
     `confirm(news)` asks the dependency after news of the end; `watched_by(shard)` hears when
-    a sweeper shard takes over the checks (status then asks it)."""
+    a sweeper shard takes over the checks later (status then asks it)."""
     watching = strategy.watching
     awakeable_id, finished = ctx.awakeable(type_hint=str)
-    safety_net, shard = strategy.arm(ctx, job_id, awakeable_id)
-    if shard is not None:
-        watched_by(shard)
+    safety_net = strategy.arm(ctx, job_id, awakeable_id)
     deadline = ctx.sleep(timedelta(seconds=timeout_s), name="deadline")
     mailbox_holds_waiter = strategy.uses_mailbox()
     try:

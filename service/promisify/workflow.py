@@ -125,7 +125,9 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             # The dependency refused to start it, or stayed unreachable: nothing to stop.
             detail = f"{job.name} did not start the {job.noun}: {error.message}"
             return Outcome(Ending(kind="failed", detail=detail))
+        strategy = strategy_for(Watching(plan.completion, self.mailbox, self.sweeper))
         record.phase, record.job_id, record.job_state = "queued", job_id, job.initial_state
+        record.watched_by = strategy.watcher(job_id)
         ctx.set("record", record)
 
         def watched_by(shard: str) -> None:
@@ -144,7 +146,6 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
                 window_s=window,
             )
 
-        strategy = strategy_for(Watching(plan.completion, self.mailbox, self.sweeper))
         cancelled = ctx.promise(CANCEL, type_hint=str).value()
         waited = await await_completion(
             ctx, job, strategy, job_id, plan.timeout_s, cancelled, confirm, watched_by
