@@ -11,9 +11,9 @@ LAMBDA ?=
 # The machines run Node.js 20: keep jsii's end-of-life banner out of test and synth output.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup test lint demo bench bench-scale synth up clean
+.PHONY: setup test lint demo bench bench-scale synth up clean chromium
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed chromium
 
 # Re-install only when the dependency files change, so `make setup` is quick when nothing did.
 $(VENV)/.installed: pyproject.toml
@@ -24,6 +24,15 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The listener page's browser test drives Debian's Chromium (playwright-core, from npm ci,
+# never downloads a browser): installed here when missing and the machine allows it (root
+# with apt-get); elsewhere that test is skipped and says why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the listener page's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check .

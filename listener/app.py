@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from listener.faults import CallbackStats, FaultPlan
+from listener.page import REJECTIONS, add_page
 from listener.report import delivery_line
 from listener.settings import ListenerSettings
 from listener.store import Delivery, DeliveryStore
@@ -36,6 +37,8 @@ def create_app(settings: ListenerSettings, faults: FaultPlan | None = None) -> w
         app[FAULTS] = faults
     app.cleanup_ctx.append(_delivery_store)
     app.add_routes(routes)
+    # GET /: the deliveries as they arrive, each beside the same promise pulled by its id.
+    add_page(app, STORE, settings.ingress)
     return app
 
 
@@ -72,6 +75,7 @@ async def _answer_callback(request: web.Request) -> web.Response:
         )
     except SignatureError as error:
         print(f"rejected: {error.reason}", file=sys.stderr, flush=True)
+        request.app[REJECTIONS].add(request.headers, error.reason)
         return _error(401, error.reason)
     try:
         result = json.loads(body)

@@ -29,6 +29,12 @@ class ListenerSettings(BaseSettings):
     store: Path = Path(".listener/deliveries.sqlite3")
     max_body_bytes: int = Field(default=10 * MIB, gt=0, le=1024 * MIB)
     tolerance_s: int = Field(default=5 * 60, gt=0, le=24 * 3600)
+    # Where the page at / pulls each pushed promise from, to show the two side by side.
+    ingress: str = Field(
+        default="http://127.0.0.1:8080",
+        pattern=r"^https?://",
+        validation_alias="RESTATE_INGRESS_URL",
+    )
 
     @field_validator("secret")
     @classmethod
@@ -61,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
         "--tolerance-s",
         type=int,
         help="how far webhook-timestamp may be from now, in seconds (LISTENER_TOLERANCE_S, 300)",
+    )
+    parser.add_argument(
+        "--ingress",
+        help="Restate ingress the page at / pulls results from (RESTATE_INGRESS_URL, :8080)",
     )
     faults = parser.add_argument_group("fault injection, for tests of the sender's retries")
     faults.add_argument(

@@ -86,6 +86,16 @@ class DeliveryStore:
             ).fetchall()
         return [_as_json(row) for row in rows]
 
+    def newest(self, limit: int) -> list[dict[str, Any]]:
+        """The latest deliveries, newest first, without their bodies (what the page lists)."""
+        columns = _COLUMNS.removesuffix(", body")
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT {columns} FROM deliveries ORDER BY received_at DESC, rowid DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
     def delivery(self, webhook_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._connection.execute(

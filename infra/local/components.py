@@ -98,6 +98,9 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                     str(ports.listener),
                     "--store",
                     str(config.base_dir / "listener" / "deliveries.sqlite3"),
+                    # Its page at / pulls each pushed promise from here, to show both.
+                    "--ingress",
+                    local_url(ingress_port(config)),
                     *config.listener_args,
                 ],
                 listener_env,
