@@ -18,12 +18,11 @@ from typing import Any
 
 import requests
 
-from poller import manage, redeliver
+from poller import list_command, manage, redeliver
 from poller.arguments import build_parser
-from poller.backoff import Backoff
-from poller.client import LongPoll
 from poller.exit_codes import ExitCode, exit_code_for_state
 from poller.ingress import IngressCall, attach_call, submit_call
+from poller.sync import Client
 from poller.verdicts import PollFailure
 
 
@@ -104,11 +103,11 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-COMMANDS = ("status", "cancel", "redeliver")
+COMMANDS = ("status", "cancel", "redeliver", "list")
 
 
 def split_command(argv: list[str]) -> tuple[str | None, list[str]]:
-    """A command (`status`, `cancel`, `redeliver`), wherever it stands among the flags (each
+    """A command (`status`, `cancel`, `redeliver`, `list`), wherever it stands among the flags (each
     flag takes a value)."""
     index = 0
     while index < len(argv):
@@ -134,6 +133,8 @@ def main(
     command, rest = split_command(argv)
     if command == "redeliver":
         parser = redeliver.build_parser()
+    elif command == "list":
+        parser = list_command.build_parser()
     else:
         parser = manage.build_parser(command) if command else build_parser()
     try:
@@ -143,18 +144,30 @@ def main(
         return exit_.code if isinstance(exit_.code, int) else ExitCode.BAD_INPUT
     own_session = session is None
     session = session or ingress_session(os.environ)
+    client = Client(
+        args.ingress,
+        admin_url=getattr(args, "admin", None),
+        timeout_s=args.timeout,
+        max_wait_s=args.max_wait,
+        max_connect_failures=args.max_connect_failures,
+        session=session,
+        rng=rng,
+        progress=_say,
+        sleep=sleep,
+        clock=clock,
+    )
     try:
         if command == "status":
-            return manage.show_status(session, args)
+            return manage.show_status(client, args)
         if command == "redeliver":
-            return redeliver.run(session, args)
+            return redeliver.run(client, args)
+        if command == "list":
+            return list_command.run(client, args)
         if command == "cancel":
-            manage.request_cancel(session, args)
+            manage.request_cancel(client, args)
             # The promise ends by its own ending path; wait for that one result.
-            return _wait_and_report(
-                attach_call(args.ingress, args.key), args, session, sleep, clock, rng
-            )
-        return _wait_and_report(_ingress_call(args, _say), args, session, sleep, clock, rng)
+            return _wait_and_report(client, attach_call(args.ingress, args.key))
+        return _wait_and_report(client, _ingress_call(args, _say))
     except PollFailure as failure:
         _say(failure.message)
         return failure.exit_code
@@ -163,28 +176,10 @@ def main(
             session.close()
 
 
-def _wait_and_report(
-    call: IngressCall,
-    args: argparse.Namespace,
-    session: requests.Session,
-    sleep: Callable[[float], None],
-    clock: Callable[[], float],
-    rng: random.Random | None,
-) -> int:
+def _wait_and_report(client: Client, call: IngressCall) -> int:
     """Long-poll `call` until the QueryResult comes, print it, and exit by its state."""
-    poll = LongPoll(
-        session=session,
-        ingress_url=args.ingress,
-        timeout_s=args.timeout,
-        max_wait_s=args.max_wait,
-        max_connect_failures=args.max_connect_failures,
-        backoff=Backoff(rng or random.Random()),
-        sleep=sleep,
-        clock=clock,
-        progress=_say,
-    )
     try:
-        body = poll.fetch_result(call)
+        body = client.fetch(call)
     except KeyboardInterrupt:
         _say(
             "Interrupted. The query keeps running; "

@@ -15,14 +15,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
-
 from poller.arguments import add_connection_arguments, idempotency_key
+from poller.core import DEFAULT_ADMIN_URL
 from poller.exit_codes import ExitCode
-from poller.manage import promise_call, resolve_invocation
-from poller.verdicts import PollFailure, unreachable_message
+from poller.operations import admin_query, promise_call
+from poller.sync import Client
+from poller.verdicts import PollFailure
 
-DEFAULT_ADMIN_URL = "http://localhost:9070"
 # The Restate names of Athena's promise and its delivery object, and the webhook-id's prefix.
 PROMISE_SERVICE, DELIVERY_SERVICE, WEBHOOK_ID_PREFIX = "promise", "webhookDelivery", "msg_"
 _AGO = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -65,24 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(session: requests.Session, args: argparse.Namespace) -> int:
+def run(client: Client, args: argparse.Namespace) -> int:
     if args.key is not None:
-        invocation_id = resolve_invocation(session, args.ingress, args.key, args.timeout)
-        answer = promise_call(session, args.ingress, invocation_id, "redeliver", args.timeout)
+        answer = client.run(client.calls.redeliver_json(args.key))
         print(str(answer.get("message", "")), file=sys.stderr, flush=True)
         print(json.dumps(answer))
         return ExitCode.SUCCEEDED
-    return redeliver_gave_up(session, args)
+    return redeliver_gave_up(client, args)
 
 
-def redeliver_gave_up(session: requests.Session, args: argparse.Namespace) -> int:
+def redeliver_gave_up(client: Client, args: argparse.Namespace) -> int:
     since: datetime = args.gave_up_since
-    found = gave_up_since(session, args.admin, since, args.timeout)
+    found = gave_up_since(client, args.admin, since, args.timeout)
     counts = {"redelivering": 0, "under_way": 0, "failed": 0}
     for webhook_id in found:
         invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
         try:
-            answer = promise_call(session, args.ingress, invocation_id, "redeliver", args.timeout)
+            answer = client.run(
+                promise_call(args.ingress, invocation_id, "redeliver", args.timeout)
+            )
         except PollFailure as failure:
             counts["failed"] += 1
             print(f"{webhook_id}: not redelivered: {failure.message}", file=sys.stderr)
@@ -95,14 +95,12 @@ def redeliver_gave_up(session: requests.Session, args: argparse.Namespace) -> in
     return ExitCode.ERROR if counts["failed"] else ExitCode.SUCCEEDED
 
 
-def gave_up_since(
-    session: requests.Session, admin: str, since: datetime, timeout: float
-) -> list[str]:
+def gave_up_since(client: Client, admin: str, since: datetime, timeout: float) -> list[str]:
     """The webhook-ids whose delivery gave up at `since` or later, oldest first. The object's
     status wins over the promise's record: it holds any retries and redeliveries since."""
     like = 'value_utf8 LIKE \'%"state":"gave_up"%\''
-    objects = _state(session, admin, DELIVERY_SERVICE, "status", like, timeout)
-    records = _state(session, admin, PROMISE_SERVICE, "record", like, timeout)
+    objects = _state(client, admin, DELIVERY_SERVICE, "status", like, timeout)
+    records = _state(client, admin, PROMISE_SERVICE, "record", like, timeout)
     statuses = dict(objects)
     held_by_promise = {
         record["webhook_id"]: record["delivery"]
@@ -111,7 +109,7 @@ def gave_up_since(
     }
     elsewhere = sorted(set(held_by_promise) - set(statuses))
     # Held by the promise, unless the object has taken it on since (a redelivery).
-    taken = _state(session, admin, DELIVERY_SERVICE, "status", _keys_in(elsewhere), timeout)
+    taken = _state(client, admin, DELIVERY_SERVICE, "status", _keys_in(elsewhere), timeout)
     for webhook_id in elsewhere:
         if webhook_id not in taken:
             statuses[webhook_id] = held_by_promise[webhook_id]
@@ -133,7 +131,7 @@ def _keys_in(keys: list[str]) -> str:
 
 
 def _state(
-    session: requests.Session,
+    client: Client,
     admin: str,
     service: str,
     key: str,
@@ -145,16 +143,5 @@ def _state(
         "SELECT service_key, value_utf8 FROM state "
         f"WHERE service_name = '{service}' AND key = '{key}' AND {condition}"
     )
-    url = f"{admin.rstrip('/')}/query"
-    try:
-        response = session.post(
-            url, json={"query": sql}, headers={"accept": "application/json"}, timeout=timeout
-        )
-    except requests.ConnectionError:
-        raise PollFailure(ExitCode.UNREACHABLE, unreachable_message(admin)) from None
-    if response.status_code != 200:
-        raise PollFailure(
-            ExitCode.ERROR, f"Restate's admin API answered HTTP {response.status_code}: {sql}"
-        )
-    rows = response.json().get("rows", [])
+    rows = client.run(admin_query(admin, sql, timeout))
     return {row["service_key"]: json.loads(row["value_utf8"]) for row in rows}

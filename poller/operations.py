@@ -1,0 +1,128 @@
+"""The client's calls besides the long poll, as operations (see poller.steps): resolve a key,
+call the promise by its invocation id, send without waiting, ask Restate's admin API.
+
+A caller knows its idempotency key; the promise is addressed by the invocation that key
+started. The key resolves over the public ingress without side effects: `.../K/output` says
+whether the key is known (404 if not) and, once done, names the invocation; while it runs,
+re-sending with the same key is de-duplicated by Restate and answers with the invocation id.
+"""
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from poller.errors import IngressUnreachable, Refused, UnexpectedAnswer, UnknownKey
+from poller.ingress import QUERY_HANDLER_PATH, error_message
+from poller.steps import HttpRequest, HttpResponse, Operation, TransportFailure, exchange
+from poller.verdicts import unreachable_message
+
+PROMISE_PATH = "promise"
+_JSON = {"content-type": "application/json"}
+
+
+def one_request(request: HttpRequest, server_url: str) -> Operation[HttpResponse]:
+    """One request, not retried: its answer, or the error that no answer means."""
+    outcome = yield from exchange(request)
+    if isinstance(outcome, TransportFailure):
+        if outcome.timed_out and not outcome.could_not_connect:
+            raise UnexpectedAnswer(f"No answer from {request.url} within {request.timeout_s:g}s.")
+        raise IngressUnreachable(unreachable_message(server_url))
+    return outcome
+
+
+def resolve_invocation(ingress: str, key: str, timeout: float) -> Operation[str]:
+    """The invocation id that idempotency key `key` started, or UnknownKey."""
+    base = ingress.rstrip("/")
+    path = f"{base}/restate/invocation/{QUERY_HANDLER_PATH}/{quote(key, safe='')}/output"
+    output = yield from one_request(HttpRequest("GET", path, timeout), ingress)
+    if output.status == 404:
+        raise UnknownKey(
+            f"No query was submitted with key {key} (or it ended more than a day ago). "
+            "Check the key.",
+            status=404,
+        )
+    if output.headers.get("x-restate-id"):
+        return output.headers["x-restate-id"]
+    if output.status != 470:  # 470: known, not completed yet
+        message = (
+            f"The query with key {key} ended without a promise (HTTP {output.status}): "
+            f"{error_message(output.content)}"
+        )
+        if output.status == 400:
+            raise Refused(message, status=400)
+        raise UnexpectedAnswer(message, status=output.status)
+    # The key is known, so this send starts nothing: Restate answers with its invocation.
+    sent = yield from one_request(_send_request(ingress, key, {}, timeout), ingress)
+    answer = _json(sent.content) if sent.status < 300 else None
+    invocation_id = answer.get("invocationId") if isinstance(answer, dict) else None
+    if not isinstance(invocation_id, str):
+        raise UnexpectedAnswer(f"Cannot resolve key {key}: HTTP {sent.status}", status=sent.status)
+    return invocation_id
+
+
+def _send_request(ingress: str, key: str, body: dict[str, Any], timeout: float) -> HttpRequest:
+    url = f"{ingress.rstrip('/')}/{QUERY_HANDLER_PATH}/send"
+    headers = {"idempotency-key": key, **_JSON}
+    return HttpRequest("POST", url, timeout, headers, json.dumps(body).encode())
+
+
+def send(ingress: str, key: str, body: dict[str, Any], timeout: float) -> Operation[dict[str, Any]]:
+    """POST /query/query/send: start the query (or, for a known key, nothing); Restate's
+    answer, `{"invocationId", "status"}`."""
+    sent = yield from one_request(_send_request(ingress, key, body, timeout), ingress)
+    answer = _json(sent.content) if sent.status < 300 else None
+    if not isinstance(answer, dict):
+        raise UnexpectedAnswer(f"Cannot resolve key {key}: HTTP {sent.status}", status=sent.status)
+    return answer
+
+
+def promise_call(
+    ingress: str,
+    invocation_id: str,
+    handler: str,
+    timeout: float,
+    body: dict[str, object] | None = None,
+) -> Operation[dict[str, Any]]:
+    """POST /promise/{invocation_id}/{handler}; the JSON answer."""
+    url = f"{ingress.rstrip('/')}/{PROMISE_PATH}/{quote(invocation_id, safe='')}/{handler}"
+    request = HttpRequest("POST", url, timeout, _JSON, json.dumps(body or {}).encode())
+    response = yield from one_request(request, ingress)
+    if response.status == 404:
+        raise UnknownKey(error_message(response.content), status=404)
+    if response.status != 200:
+        message = f"The ingress answered HTTP {response.status}: {error_message(response.content)}"
+        kind = Refused if response.status in (400, 409) else UnexpectedAnswer
+        raise kind(message, status=response.status)
+    answer = _json(response.content)
+    return answer if isinstance(answer, dict) else {"answer": answer}
+
+
+def call_by_key(
+    ingress: str, key: str, handler: str, timeout: float, body: dict[str, object] | None = None
+) -> Operation[dict[str, Any]]:
+    """Resolve `key`, then call the promise's `handler` (status, cancel, redeliver)."""
+    invocation_id = yield from resolve_invocation(ingress, key, timeout)
+    return (yield from promise_call(ingress, invocation_id, handler, timeout, body))
+
+
+def admin_query(admin: str, sql: str, timeout: float) -> Operation[list[dict[str, Any]]]:
+    """The rows of one SQL query on Restate's admin API (`POST /query`): its introspection
+    tables (`sys_invocation`, ...) and the services' state (`state`)."""
+    headers = {"accept": "application/json", **_JSON}
+    body = json.dumps({"query": sql}).encode()
+    request = HttpRequest("POST", f"{admin.rstrip('/')}/query", timeout, headers, body)
+    response = yield from one_request(request, admin)
+    if response.status != 200:
+        raise UnexpectedAnswer(
+            f"Restate's admin API answered HTTP {response.status}: {sql}", status=response.status
+        )
+    answer = _json(response.content)
+    rows = answer.get("rows", []) if isinstance(answer, dict) else []
+    return list(rows)
+
+
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
