@@ -52,7 +52,10 @@ async def pull(
         return Pulled(url, problem=f"the ingress is unreachable: {error}", final=False)
     if response.status == 200:
         return Pulled(url, response.status, body)
+    if response.status == 404:
+        # A retry cannot change this: the id is not one of Restate's, or its retention is over.
+        problem = f"the ingress knows no invocation {invocation_id} (or no longer keeps it)"
+        return Pulled(url, response.status, problem=problem)
     answer = body[:300].decode("utf-8", errors="replace")
-    # 404: unknown to Restate, or its retention (a day) is over; a retry cannot change that.
     final = response.status < 500 and response.status != 429
     return Pulled(url, response.status, problem=f"HTTP {response.status}: {answer}", final=final)

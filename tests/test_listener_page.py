@@ -133,7 +133,8 @@ async def test_an_unknown_invocation_is_final_and_a_down_ingress_is_retried(
     await deliver(client, webhook_id=webhook_id)
     unknown = await side_by_side(client, webhook_id)
     assert unknown["equal"] is None and unknown["final"] is True
-    assert unknown["pull_problem"].startswith("HTTP 404")
+    assert unknown["pull_status"] == 404
+    assert unknown["pull_problem"].startswith("the ingress knows no invocation ")
 
     down = await page_client(aiohttp_client, tmp_path / "down")  # nothing listens on port 9
     await deliver(down, webhook_id=webhook_id)
