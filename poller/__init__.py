@@ -4,6 +4,8 @@ As a library (docs/client.md): `Client` (sync, requests) and `AsyncClient` (asyn
 share one implementation of every call; `python -m poller` is built on `Client`.
 """
 
+from typing import TYPE_CHECKING
+
 from poller.errors import (
     BadRequest,
     GaveUp,
@@ -26,6 +28,9 @@ from poller.models import (
     Submitted,
 )
 from poller.sync import Client
+
+if TYPE_CHECKING:
+    from poller.aio import AsyncClient
 
 
 def __getattr__(name: str) -> object:
