@@ -6,7 +6,9 @@
 const POLL_MS = 1000;
 const RETRY_MS = 2000;
 const MAX_TRIES = 30;
-const SHOWN_FIELDS = ["state", "rows", "row_count", "truncated", "query_execution_id", "completed_at"];
+const SHOWN_FIELDS = [
+  "state", "rows", "row_count", "truncated", "error", "query_execution_id", "completed_at",
+];
 const VALUE_CHARS = 160;
 const cards = new Map();
 
@@ -74,7 +76,7 @@ function newCard(delivery) {
   head.append(
     element("span", "verdict ok", delivery.verdict),
     element("code", "webhook-id", delivery.webhook_id),
-    element("span", "state", delivery.state || "?"),
+    element("span", delivery.state === "SUCCEEDED" ? "state ok" : "state bad", delivery.state || "?"),
     element("span", "meta",
       `rows ${delivery.row_count ?? "?"} · received ${time(delivery.received_at)}` +
       ` · attempts ${delivery.attempts}`),
