@@ -24,6 +24,18 @@ def identity_warning(current: Settings) -> str | None:
     )
 
 
+def start_telemetry(current: Settings) -> None:
+    """Metrics on their own port and spans to a collector, when the settings ask for them."""
+    from service.promisify import telemetry
+
+    telemetry.start(
+        current.metrics_port,
+        str(current.bind_host),
+        current.otel_exporter_otlp_traces_endpoint,
+        current.otel_service_name,
+    )
+
+
 def athena_app() -> object:
     # Imported here, once the settings are known to be good: the endpoint reads them.
     from service.app import app
@@ -41,6 +53,7 @@ def main() -> None:
         print(warning, file=sys.stderr, flush=True)
     # uvloop: the same asyncio API, with the loop and sockets in C (measured in `make bench`).
     app = athena_app()
+    start_telemetry(current)
     uvloop.run(serve(app, str(current.bind_host), current.port, current.http_server))
 
 

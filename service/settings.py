@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     # allowed to call this endpoint, space or comma separated. Empty: requests are not checked.
     restate_identity_keys: str = ""
 
+    # Prometheus metrics at http://SERVICE_BIND_HOST:METRICS_PORT/metrics; unset: not served.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    # OpenTelemetry: spans exported by OTLP/HTTP to this URL (.../v1/traces); unset: none.
+    otel_exporter_otlp_traces_endpoint: str | None = Field(None, pattern=r"^https?://")
+    otel_service_name: str = Field("athena-promise", min_length=1)
+
     @field_validator("webhook_secret")
     @classmethod
     def _webhook_secret_is_usable(cls, secret: str) -> str:

@@ -39,6 +39,12 @@ def up(config: StackConfig) -> None:
             print(f"local Lambda      {stack.lambda_url} ({arn}, registered; /_local/stats)")
         else:
             print(f"service           {stack.service_url} (registered{processes})")
+        for url in stack.metrics_urls:
+            print(f"service metrics   {url}")
+        for url in stack.restate_metrics_urls:
+            print(f"Restate metrics   {url}")
+        if config.traces_endpoint:
+            print(f"traces to         {config.traces_endpoint} (restate-server and the service)")
         print(f"local Athena      {stack.athena_url}")
         if config.with_listener:
             print(f"listener          {stack.listener_url}/callback")
@@ -79,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the service behind a local AWS Lambda endpoint, registered by ARN",
     )
+    parser.add_argument(
+        "--traces-to",
+        metavar="URL",
+        help="an OTLP/HTTP traces endpoint (http://127.0.0.1:4318/v1/traces) for "
+        "restate-server's spans and the service's",
+    )
     args = parser.parse_args(argv)
     if args.use_lambda and args.service_workers > 1:
         parser.error("--service-workers has no meaning with --lambda: Lambda scales itself")
@@ -88,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             nodes=args.nodes,
             service_workers=args.service_workers,
             use_lambda=args.use_lambda,
+            traces_endpoint=args.traces_to,
         )
         if args.base_dir:
             config.base_dir = args.base_dir.resolve()

@@ -44,12 +44,14 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
         "RESTATE_IDENTITY_KEYS": identity.public_key,
         # What callers may name: the local Athena's workgroups, catalogs and databases.
         **service_allow_lists(config.data_dir),
+        **tracing_env(config.traces_endpoint, "service"),
         **config.service_env,
     }
     # With --lambda, restate-server sends Lambda Invoke calls to the local endpoint.
     restate_env = base_env | (
         restate_lambda_env(ports.lambda_endpoint) if config.use_lambda else {}
     )
+    restate_env |= tracing_env(config.traces_endpoint, "restate")
     processes = [
         *define_restate(config, log_dir, identity, restate_env),
         *define_ingress_balancer(config, log_dir, base_env),
@@ -110,6 +112,15 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
             )
         )
     return processes
+
+
+def tracing_env(endpoint: str | None, who: str) -> dict[str, str]:
+    """Where restate-server (OTLP/HTTP: its `otlp+http://` scheme) or the service sends spans."""
+    if not endpoint:
+        return {}
+    if who == "restate":
+        return {"RESTATE_TRACING_ENDPOINT": f"otlp+{endpoint}"}
+    return {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint}
 
 
 def define_restate(
@@ -173,12 +184,12 @@ def define_ingress_balancer(
 
 def define_service(config: StackConfig, log_dir: Path, env: dict[str, str]) -> list[ManagedProcess]:
     """`python -m service` on the service port, or N of them behind a balancer on that port."""
-    port = config.ports.service
+    port, metrics = config.ports.service, config.ports.metrics
     if config.service_workers == 1:
-        return [service_process("service", port, env, log_dir)]
+        return [service_process("service", port, env, log_dir, metrics)]
     worker_ports = config.worker_ports or [free_port() for _ in range(config.service_workers)]
     workers = [
-        service_process(f"service-{index + 1}", worker_port, env, log_dir)
+        service_process(f"service-{index + 1}", worker_port, env, log_dir, metrics + index)
         for index, worker_port in enumerate(worker_ports)
     ]
     backends = [arg for worker_port in worker_ports for arg in ("--backend", str(worker_port))]
@@ -193,7 +204,13 @@ def define_service(config: StackConfig, log_dir: Path, env: dict[str, str]) -> l
     return [*workers, balancer]
 
 
-def service_process(name: str, port: int, env: dict[str, str], log_dir: Path) -> ManagedProcess:
+def service_process(
+    name: str, port: int, env: dict[str, str], log_dir: Path, metrics_port: int | None = None
+) -> ManagedProcess:
+    # Each process serves its own metrics on its own port (none: no metrics).
+    env = {key: value for key, value in env.items() if key != "METRICS_PORT"}
+    if metrics_port is not None:
+        env["METRICS_PORT"] = str(metrics_port)
     return ManagedProcess(
         name,
         [sys.executable, "-m", "service"],

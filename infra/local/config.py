@@ -27,6 +27,8 @@ class Ports(BaseSettings):
     athena: int = Field(9200, ge=1, le=65535, validation_alias="LOCAL_ATHENA_PORT")
     listener: int = Field(9000, ge=1, le=65535, validation_alias="LISTENER_PORT")
     lambda_endpoint: int = Field(9300, ge=1, le=65535, validation_alias="LOCAL_LAMBDA_PORT")
+    # The service's Prometheus metrics; with several service processes, worker i uses +i.
+    metrics: int = Field(9464, ge=1, le=65535, validation_alias="METRICS_PORT")
 
     @classmethod
     def from_environment(cls) -> "Ports":
@@ -100,6 +102,9 @@ class StackConfig:
     with_listener: bool = True
     # Extra environment for the service (e.g. POLL_* settings in tests).
     service_env: dict[str, str] = field(default_factory=dict)
+    # An OTLP/HTTP traces URL (http://127.0.0.1:4318/v1/traces): restate-server and the
+    # service both send their spans there. None: no tracing.
+    traces_endpoint: str | None = None
     athena_args: list[str] = field(default_factory=list)
     listener_args: list[str] = field(default_factory=list)
 

@@ -131,6 +131,19 @@ class LocalStack:
     def service_url(self) -> str:
         return local_url(self.ports.service)
 
+    @property
+    def metrics_urls(self) -> list[str]:
+        """Each service process's own Prometheus metrics (none behind the local Lambda)."""
+        if self.config.use_lambda:
+            return []
+        first = self.ports.metrics
+        return [f"{local_url(first + i)}/metrics" for i in range(self.config.service_workers)]
+
+    @property
+    def restate_metrics_urls(self) -> list[str]:
+        """restate-server's own Prometheus metrics: each node's node-to-node port."""
+        return [f"{local_url(node.fabric)}/metrics" for node in self.nodes]
+
     def start(self) -> None:
         self._preflight()
         self.log_dir.mkdir(parents=True, exist_ok=True)

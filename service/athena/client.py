@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from service.athena.telemetry import count_requests
 from service.models import Column, QueryStatistics
 from service.promisify import BatchUnsupported, JobRefused, JobStatus
 from service.settings import Settings
@@ -108,7 +109,7 @@ class ExecutionStatus(JobStatus):
 
 def athena_client(settings: Settings) -> AthenaClient:
     # botocore retries throttling a few times itself; the durable step retries beyond that.
-    return boto3.client(
+    client = boto3.client(
         "athena",
         region_name=settings.aws_region,
         config=Config(
@@ -118,6 +119,8 @@ def athena_client(settings: Settings) -> AthenaClient:
             read_timeout=20,
         ),
     )
+    # Each request counted (athena_requests_total), botocore's own retries included.
+    return count_requests(client)
 
 
 class AthenaQueries:

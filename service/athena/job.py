@@ -16,6 +16,7 @@ from service.athena.client import (
 )
 from service.athena.events import read_state_change
 from service.athena.results import Rows, fetch_rows, first_page_size
+from service.athena.telemetry import outcome_of
 from service.models import ErrorCategory, QueryRequest, QueryResult, QueryStatistics
 from service.promisify import Meaning, News, Settled, Steps
 from service.settings import settings
@@ -121,6 +122,10 @@ class AthenaJob:
 
     def read_event(self, body: bytes) -> News | None:
         return read_state_change(body)
+
+    def outcome_of(self, error: BaseException) -> str | None:
+        """How the kit's metrics name a failed call: Athena's throttling apart."""
+        return outcome_of(error)
 
     def result(
         self,

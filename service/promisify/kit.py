@@ -17,6 +17,7 @@ from service.promisify.job import CollectedT, Job, RequestT, ResultT, StatusT
 from service.promisify.mailbox import Mailbox
 from service.promisify.settings import PromiseSettings, ServiceNames
 from service.promisify.sweeper import Sweeper
+from service.promisify.telemetry import instrumented
 from service.promisify.workflow import PromiseWorkflow
 
 Service = restate.Service | restate.VirtualObject | restate.Workflow
@@ -44,6 +45,8 @@ class DurablePromise(Generic[RequestT, StatusT, CollectedT, ResultT]):
         settings: Callable[[], PromiseSettings],
     ) -> None:
         require_promise_fields(job.request_type)
+        # Every call to the dependency counted, timed and traced, wherever the kit makes it.
+        job = instrumented(job)
         self.job, self.names = job, names
         self.mailbox = Mailbox(names, job)
         self.sweeper = Sweeper(names, job, settings, self.mailbox)

@@ -16,6 +16,7 @@ import restate
 from restate import TerminalError
 from restate.serde import PydanticJsonSerde
 
+from service.promisify import telemetry
 from service.promisify.completion import Watching, await_completion, strategy_for
 from service.promisify.delivery.delivery import Delivery
 from service.promisify.delivery.models import webhook_id_for
@@ -94,6 +95,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             webhook_id=webhook_id_for(start.invocation_id) if callback_url else None,
             run_id=ctx.request().id,
         )
+        telemetry.promise_began(job.name)
         ctx.set("record", record)
         outcome = await self.settle(ctx, start, record)
         result = await self.conclude(ctx, start, outcome, record)
@@ -101,12 +103,15 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             # Pushed before it is returned: the first attempt is a step here, not an invocation.
             body = encode(result).decode()
             ended = record.ended_at or plan.submitted_at
+            completed_at = telemetry.completion_time(outcome.status)
+            policy = plan.delivery.model_copy(update={"completed_at": completed_at})
             delivered = await self.delivery.push(
-                ctx, record.webhook_id, callback_url, body, plan.delivery, ended
+                ctx, record.webhook_id, callback_url, body, policy, ended
             )
             if delivered is not None:
                 record.delivery = delivered
                 ctx.set("record", record)
+        telemetry.promise_returned()
         return result
 
     async def settle(
@@ -128,6 +133,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         strategy = strategy_for(Watching(plan.completion, self.mailbox, self.sweeper))
         record.phase, record.job_id, record.job_state = "queued", job_id, job.initial_state
         record.watched_by = strategy.watcher(job_id)
+        telemetry.phase(record.phase)
         ctx.set("record", record)
 
         def watched_by(shard: str) -> None:
@@ -202,6 +208,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             ctx.set("record", record)
 
         def fetching() -> None:
+            telemetry.phase(record.phase)
             ctx.set("record", record)
 
         steps = DurableSteps(ctx, self.retry_window_s, progress, fetching)
@@ -238,5 +245,6 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         result = job.result(settled, start.request, status, outcome.collected)
         record.phase, record.state, record.error, record.ended_at = "done", state, error, ended
         record.progress = outcome.collected.count() if outcome.collected else 0
+        telemetry.promise_ended(state, telemetry.completion_time(status))
         ctx.set("record", record)
         return result

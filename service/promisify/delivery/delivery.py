@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import restate
 from restate import RunOptions, TerminalError
 
+from service.promisify import telemetry
 from service.promisify.delivery.models import (
     Attempt,
     DeliveryPolicy,
@@ -57,14 +58,17 @@ class Delivery:
         timestamp = int(time.time())
         body = request.body.encode()
         headers = signed_headers(self._settings().webhook_secret, webhook_id, timestamp, body)
-        outcome = await post_webhook(
-            request.callback_url,
-            body,
-            headers,
-            timeout_s=request.policy.attempt_timeout_s,
-            allow_private=request.policy.allow_private,
-            now=float(timestamp),
-        )
+        # Counted and traced each time it is sent; `traceparent` lets the receiver join in.
+        with telemetry.webhook_attempt(webhook_id) as traced:
+            outcome = await post_webhook(
+                request.callback_url,
+                body,
+                headers | traced.headers,
+                timeout_s=request.policy.attempt_timeout_s,
+                allow_private=request.policy.allow_private,
+                now=float(timestamp),
+            )
+            traced.outcome(outcome.verdict, outcome.status)
         return Attempt(**outcome.model_dump(), finished_at=time.time())
 
     async def post_once(
@@ -92,6 +96,8 @@ class Delivery:
             if outcome is None:
                 outcome = await self.post_once(ctx, request, ctx.key())
             delay = count_attempt(status, outcome, request.policy, ctx.random().random())
+            if delay is None:
+                telemetry.delivery_over(status.state, outcome.finished_at, request.policy)
             ctx.set("status", status)
             if delay is None:
                 # The outcome stays readable as long as the promise itself does, then goes.
@@ -157,6 +163,7 @@ class Delivery:
             return None
         status = DeliveryStatus(webhook_id=webhook_id, callback_url=callback_url)
         if count_attempt(status, outcome, policy, ctx.random().random()) is None:
+            telemetry.delivery_over(status.state, outcome.finished_at, policy)
             return status
         retry = request.model_copy(update={"first_attempt": outcome})
         ctx.object_send(self.deliver, webhook_id, retry)

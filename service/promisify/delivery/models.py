@@ -20,6 +20,8 @@ class DeliveryPolicy(BaseModel):
     max_backoff_s: float
     allow_private: bool
     started_at: float
+    # When the job itself completed, for the completion-to-delivery metric (None: unknown).
+    completed_at: float | None = None
 
     @classmethod
     def from_settings(cls, settings: PromiseSettings, now: float) -> "DeliveryPolicy":
