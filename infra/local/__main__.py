@@ -48,6 +48,7 @@ def up(config: StackConfig) -> None:
         print(f"local Athena      {stack.athena_url}")
         if config.with_listener:
             print(f"listener          {stack.listener_url}/callback")
+            print(f"listener page     {stack.listener_url}/ (push next to pull, live)")
         print(f"logs              {stack.log_dir}")
         print("Ready. Try: python -m poller --query 'SELECT 1'   (Ctrl-C stops the stack)")
         with contextlib.suppress(KeyboardInterrupt):
