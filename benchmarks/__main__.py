@@ -28,6 +28,8 @@ from benchmarks.measure import (
     scratch_workdir,
 )
 from benchmarks.stats import mean, print_table, summary_ms
+from benchmarks.temporal_peer.bench import measure_temporal
+from benchmarks.temporal_peer.bench import report as report_temporal
 from infra.local.lambda_endpoint import lambda_cost
 from infra.local.stack import LocalStack, Ports, StackConfig
 from service.models import webhook_id_for
@@ -198,13 +200,16 @@ def main() -> None:
                 # The floor under every row above: one invocation that does nothing.
                 throughput(stack, "one invocation, refused (400)", refusal, count, 100),
             ]
+            # The same promise on Temporal: same stack, same local Athena, its own processes.
+            temporal = measure_temporal(stack, stack.log_dir, args.queries, args.in_flight, count)
         lambda_row = measure_lambda(workdir, rows, args.queries)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report(rows, args.queries)
     print(lambda_row)
     report_throughput(rates, args.throughput_queries)
-    print(write_chart(chart_series(rows, rates)))
+    report_temporal(temporal, args.queries, args.throughput_queries)
+    print(write_chart(chart_series([*rows, *temporal.latency], [*rates, *temporal.throughput])))
 
 
 def chart_series(
@@ -212,12 +217,13 @@ def chart_series(
 ) -> dict[str, list[tuple[int, float]]]:
     """End-to-end p50 by load, for the loop and the promise with push, from the tables."""
     lines = {"boto3 loop": "boto3 loop", "durable promise, both, push": "restate, both"}
+    lines["Temporal, signal + poll, push"] = "temporal, signal + poll"
     series: dict[str, list[tuple[int, float]]] = {name: [] for name in lines}
     for row in [*rows, *rates]:
         label, p50 = row[0], float(row[1].split()[0])
         load = int(label.rsplit("(", 1)[1].split()[0])
         for name, prefix in lines.items():
-            pull_only = label.startswith("restate, both, pull (")
+            pull_only = ", pull (" in label
             if label.startswith(prefix) and not pull_only and "lambda" not in label:
                 series[name].append((load, p50))
     return series

@@ -1,4 +1,5 @@
-"""The benchmark's latency against load as a PNG: the bare loop and the durable promise.
+"""The benchmark's latency against load as a PNG: the bare loop, the durable promise and
+the same promise on Temporal (benchmarks/temporal_peer).
 
 matplotlib is the `bench` extra's (`make bench` installs it); without it, no chart, a line.
 """

@@ -102,7 +102,7 @@ class Rows:
         self, measure: Callable[[], Run], queries: int, in_flight: int, push: bool
     ) -> tuple[list[Run], float, list[str]]:
         time.sleep(2)  # as the Restate rows: the previous row's stragglers settle first
-        before = cpu_now(self.stack, self.peer)
+        before, seen = cpu_now(self.stack, self.peer), self.bridge_stats()
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=in_flight) as pool:
             runs = list(pool.map(lambda _: measure(), range(queries)))
@@ -115,7 +115,12 @@ class Rows:
         cpu = [f"{(after[c] - before.get(c, 0.0)) * 1000 / queries:.1f}" for c in CPU_COLUMNS]
         lengths = [self.client.run(history(self.client.client, str(r.invocation_id))) for r in runs]
         cpu.append(f"{mean([float(length) for length, _ in lengths]):.1f}")
+        now = self.bridge_stats()
+        cpu += [f"{(now[name] - seen[name]) / queries:.2f}" for name in ("lookups", "unfound")]
         return runs, took, cpu
+
+    def bridge_stats(self) -> dict[str, int]:
+        return dict(requests.get(f"{self.peer.bridge_url}/stats", timeout=10).json())
 
     def latency_row(self, name: str, queries: int, in_flight: int) -> None:
         measure = lambda: one_query(self.stack, self.client)  # noqa: E731
@@ -184,8 +189,10 @@ def measure_temporal(
             rows.latency_row("temporal, signal + poll", queries, 1)
             rows.latency_row("temporal, signal + poll", queries, in_flight)
             athena_config(stack, **QUICK)
-            rows.throughput_row("temporal, pull", throughput_queries, push=False)
-            rows.throughput_row("temporal, pull + push", throughput_queries, push=True)
+            rows.throughput_row("temporal, signal + poll, pull", throughput_queries, push=False)
+            rows.throughput_row(
+                "temporal, signal + poll, pull + push", throughput_queries, push=True
+            )
         finally:
             athena_config(stack, **restore)
             client.close()
@@ -194,7 +201,7 @@ def measure_temporal(
 
 def report(rows: Rows, queries: int, throughput_queries: int) -> None:
     cpu = ["CPU ms/q: temporal server", "worker", "events bridge", "client", "athena"]
-    cpu += ["listener", "history events/q"]
+    cpu += ["listener", "history events/q", "look-ups/q", "503s/q"]
     latency = ["", "end-to-end p50/p95/p99", "overhead p50/p95/p99", "done->signal"]
     latency += ["done->webhook", "calls/q", "polls/q", "q/s", *cpu]
     print_table(
@@ -203,7 +210,10 @@ def report(rows: Rows, queries: int, throughput_queries: int) -> None:
         rows.latency,
         "done->signal: Athena's CompletionDateTime to the workflow's history recording the "
         "signal. worker: the Temporal worker (workflow and activities); events bridge: the "
-        "events-to-signals receiver; client: the Temporal client in the benchmark's process.",
+        "events-to-signals receiver; client: the Temporal client in the benchmark's process. "
+        "look-ups/q: the bridge's visibility queries a query (0.01-0.5 s apart until the "
+        "workflow is indexed); 503s/q: events it could not place in 2.6 s, which the local "
+        "Athena sent again later.",
     )
     print_table(
         f"Temporal throughput: {throughput_queries} queries a row, Athena taking ~0 s.",

@@ -92,8 +92,12 @@ class TemporalPeer:
         return f"127.0.0.1:{self.frontend_port}"
 
     @property
+    def bridge_url(self) -> str:
+        return local_url(self.bridge_port)
+
+    @property
     def events_url(self) -> str:
-        return f"{local_url(self.bridge_port)}/events"
+        return f"{self.bridge_url}/events"
 
     @property
     def processes(self) -> dict[str, ManagedProcess]:
