@@ -15,11 +15,13 @@ from typing import Any
 
 from infra.local.config import RESTATE_SERVER, RESTATECTL, NodePorts, local_url
 from infra.local.processes import ManagedProcess, StackError, is_healthy
+from infra.local.restate_settings import CLUSTER, CLUSTER_PARTITIONS
 
 CLUSTER_NAME = "athena-promises-local"
 REPLICATION = 2  # with 3 nodes, one may fail
-# Fewer partitions than the default 24: on a laptop the cluster starts and fails over faster.
-PARTITIONS = 8
+# Fewer partitions than the default 24 (infra/local/restate_settings.py, measured in
+# docs/cluster.md): on a small machine the cluster spends less CPU, starts and fails over faster.
+PARTITIONS = CLUSTER_PARTITIONS
 
 # Failing over sooner than restate-server's defaults (measured in docs/cluster.md). Killing the
 # node that led the metadata server and the cluster controller (node 1, the one that
@@ -73,7 +75,7 @@ def node_toml(
         "# Exactly one node provisions the cluster; the others join it.",
         f"auto-provision = {value(index == 0)}",
         f"default-replication = {REPLICATION}",
-        f"default-num-partitions = {PARTITIONS}",
+        *(f"{name} = {value(setting)}" for name, setting in CLUSTER.items()),
         f"advertised-address = {value(fabric_url(me))}",
         f"bind-address = {value(f'127.0.0.1:{me.fabric}')}",
         f"request-identity-private-key-pem-file = {value(str(identity_pem))}",

@@ -17,6 +17,7 @@ from infra.local.identity import RequestIdentity, request_identity
 from infra.local.lambda_endpoint.wiring import lambda_process, restate_lambda_env
 from infra.local.ports import free_port
 from infra.local.processes import ManagedProcess
+from infra.local.restate_settings import SINGLE_NODE, environment
 
 EVENTS_PATH = "/completion/{queryExecutionId}/onEvent"
 EVENTS_STATES = "RUNNING,SUCCEEDED,FAILED,CANCELLED"
@@ -128,6 +129,8 @@ def define_restate(
 ) -> list[ManagedProcess]:
     """One restate-server named `restate`, or a cluster of nodes named restate-1, restate-2..."""
     env = {
+        # Sized for one node on a small machine; the caller's environment wins.
+        **(environment(SINGLE_NODE) if config.nodes == 1 else {}),
         **base_env,
         "RESTATE_DISABLE_TELEMETRY": "true",
         # Locally a crashed service is back in seconds: retry it often, not once a minute.

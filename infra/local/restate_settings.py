@@ -1,0 +1,38 @@
+"""restate-server sized for the local stack, over the pinned version's defaults (1.7.12).
+
+Measured with `make bench` on this project's 2 cores (docs/benchmarks.md, docs/cluster.md):
+restate-server's defaults are a production node's (24 partitions, each a processor with a
+thread of its own), and on a small machine those threads cost more CPU per query than the
+work itself. Each key is a top-level key of restate.toml and, the same, an environment
+variable `RESTATE_<KEY>` (`default-num-partitions` is `RESTATE_DEFAULT_NUM_PARTITIONS`); a
+variable already set in the environment wins, so a run can compare against the defaults.
+
+The number of partitions is fixed when a cluster is first provisioned: a base directory that
+was started with another count keeps it (start from a fresh one to change it).
+"""
+
+from collections.abc import Mapping
+
+# One node on a small machine: one partition processor does all the work on one thread, with
+# no cross-partition hops for the promise's calls between its objects.
+SINGLE_NODE: dict[str, object] = {
+    "default-num-partitions": 1,
+}
+
+# Three nodes: enough partitions that each node leads some and losing one moves only a third
+# of the work (docs/cluster.md); each partition runs a leader and a follower (replication 2).
+CLUSTER_PARTITIONS = 8
+CLUSTER: dict[str, object] = {
+    "default-num-partitions": CLUSTER_PARTITIONS,
+}
+
+
+def environment(settings: Mapping[str, object]) -> dict[str, str]:
+    """The settings as restate-server's environment variables."""
+    return {
+        "RESTATE_" + key.upper().replace("-", "_"): _text(value) for key, value in settings.items()
+    }
+
+
+def _text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
