@@ -160,6 +160,7 @@ def main() -> None:
         "--throughput-queries", type=int, default=300, help="queries per throughput row (300)"
     )
     parser.add_argument("--service-workers", type=int, default=1, help="service processes (1)")
+    parser.add_argument("--nodes", type=int, default=1, help="Restate nodes; 3: a cluster (1)")
     args = parser.parse_args()
     workdir = scratch_workdir("bench-")
     config = StackConfig(
@@ -167,6 +168,7 @@ def main() -> None:
         data_dir=workdir / "data",
         ports=Ports.free(),
         service_workers=args.service_workers,
+        nodes=args.nodes,
     )
     print("Starting the local stack on free ports...", flush=True)
     rows = []
