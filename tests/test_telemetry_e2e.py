@@ -170,13 +170,19 @@ def test_one_promise_is_one_trace_from_the_callers_request_to_the_webhook(
             assert result["state"] == "SUCCEEDED"
 
             def whole_trace() -> list[ReceivedSpan] | None:
+                # restate-server exports an attempt's span when the attempt is over: wait for
+                # the parent of every one of the service's spans.
                 mine = spans_of(collector.snapshot(), trace_id)
-                names = {(span.service, span.name) for span in mine}
-                service_done = ("athena-promise", "POST webhook") in names
-                restate_done = any(
-                    "promise" in n and "run" in n for s, n in names if s != "athena-promise"
+                ids = {span.span_id for span in mine}
+                ours = [span for span in mine if span.service == "athena-promise"]
+                posted = any(span.name == "POST webhook" for span in ours)
+                joined = all(span.parent_span_id in ids for span in ours)
+                front = any(
+                    span.attributes.get("restate.invocation.id") == result["invocation_id"]
+                    for span in mine
                 )
-                return mine if service_done and restate_done else None
+                called = any(span.parent_span_id == caller_span for span in mine)
+                return mine if posted and joined and front and called else None
 
             trace = wait_until(whole_trace, 60, "restate-server's and the service's spans")
     by_id = {span.span_id: span for span in trace}
