@@ -39,6 +39,8 @@ class QueryRequest:
     output_location: str | None = None
     parameters: list[Parameter] | None = None
     result_reuse_minutes: int | None = None
+    result_by: Literal["rows", "link"] | None = None
+    result_link_above_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {name: value for name, value in asdict(self).items() if value is not None}
@@ -56,6 +58,15 @@ class QueryStatistics(_Read):
     planning_time_ms: int | None = None
     service_processing_time_ms: int | None = None
     data_scanned_bytes: int | None = None
+
+
+class ResultLink(_Read):
+    """By link: the whole result as Athena's CSV file, behind a presigned GET."""
+
+    url: str
+    expires_at: datetime
+    size_bytes: int
+    format: str = "csv"
 
 
 class QueryResult(_Read):
@@ -83,6 +94,7 @@ class QueryResult(_Read):
     error_category: Literal["SYSTEM", "USER", "OTHER"] | None = None
     error_type: int | None = None
     error_retryable: bool | None = None
+    result_link: ResultLink | None = None
 
     _received: bytes = PrivateAttr(default=b"")
 

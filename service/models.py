@@ -36,6 +36,7 @@ MAX_RESULT_REUSE_MINUTES = 10_080
 # Athena's request shapes: WorkGroupName, CatalogNameString, DatabaseString.
 WORKGROUP_PATTERN = r"^[a-zA-Z0-9._-]{1,128}$"
 ErrorCategory = Literal["SYSTEM", "USER", "OTHER"]
+ResultBy = Literal["rows", "link"]
 
 
 class QueryRequest(BaseModel):
@@ -61,6 +62,12 @@ class QueryRequest(BaseModel):
     # Values for the query's `?` placeholders, in order; each sent as one SQL literal.
     parameters: list[Parameter] | None = Field(None, max_length=MAX_PARAMETERS)
     result_reuse_minutes: StrictInt | None = Field(None, ge=0, le=MAX_RESULT_REUSE_MINUTES)
+    # "link": the result carries a presigned link to Athena's result file instead of its rows;
+    # "rows" (None): the rows, unless the file is over result_link_above_bytes.
+    result_by: ResultBy | None = None
+    # A result file over this size goes by link (the operator's ATHENA_RESULT_LINK_ABOVE_BYTES
+    # caps it: a request may only lower it).
+    result_link_above_bytes: StrictInt | None = Field(None, ge=0)
 
     @field_validator("timeout_s", mode="before")
     @classmethod
@@ -149,6 +156,16 @@ class QueryStatistics(BaseModel):
     data_scanned_bytes: int | None = None
 
 
+class ResultLink(BaseModel):
+    """The whole result as Athena wrote it: a CSV file (a header row, then every row, each
+    value quoted), behind a presigned S3 GET that works until `expires_at`."""
+
+    url: str
+    expires_at: datetime
+    size_bytes: int
+    format: Literal["csv"] = "csv"
+
+
 class QueryResult(BaseModel):
     """One JSON document, byte-identical on the pull and the push path."""
 
@@ -176,6 +193,8 @@ class QueryResult(BaseModel):
     error_category: ErrorCategory | None = None
     error_type: int | None = None
     error_retryable: bool | None = None
+    # By link: where the rows are (then `rows` is empty and `row_count` counts the file's rows).
+    result_link: ResultLink | None = None
 
 
 def describe_request_error(error: ValidationError) -> str:
@@ -190,6 +209,8 @@ __all__ = [
     "QueryRequest",
     "QueryResult",
     "QueryStatistics",
+    "ResultBy",
+    "ResultLink",
     "ResultState",
     "describe_request_error",
     "invocation_id_of",

@@ -21,6 +21,8 @@ __all__ = ["CompletionMode", "Settings", "SettingsError", "from_environment", "s
 
 HOUR_S = 3600.0
 DAY_S = 24 * HOUR_S
+# SigV4's limit on a presigned URL's X-Amz-Expires.
+MAX_LINK_EXPIRES_S = 7 * 24 * 3600
 
 
 class Settings(BaseSettings):
@@ -64,6 +66,11 @@ class Settings(BaseSettings):
     # Results.
     default_max_rows: int = Field(10_000, ge=0, le=100_000)
     default_timeout_s: float = Field(HOUR_S, gt=0, le=DAY_S)
+    # Results by link: a result file over this many bytes goes as a presigned link, not rows
+    # (unset: only a request that asks). AWS_ENDPOINT_URL_S3 points boto3 at a local S3.
+    athena_result_link_above_bytes: int | None = Field(None, ge=0)
+    # How long a link works: S3 allows 7 days, and no longer than the signer's credentials.
+    athena_result_link_expires_s: int = Field(3600, ge=1, le=MAX_LINK_EXPIRES_S)
 
     # Webhooks. The default secret is published: set WEBHOOK_SECRET anywhere but locally.
     webhook_secret: str = Field(DEV_WEBHOOK_SECRET, repr=False)

@@ -36,6 +36,8 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
     service_env = {
         **base_env,
         "AWS_ENDPOINT_URL_ATHENA": local_url(ports.athena),
+        # The local Athena serves its result files as S3 does, for presigned links.
+        "AWS_ENDPOINT_URL_S3": local_url(ports.athena),
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",

@@ -228,6 +228,16 @@ class AthenaQueries:
         next_token = response.get("NextToken")
         return ResultPage(columns=columns, rows=rows, next_token=next_token, heard_at=time.time())
 
+    async def output_rows(self, query_execution_id: str) -> int | None:
+        """How many rows the query returned, without reading them (GetQueryRuntimeStatistics'
+        Rows.OutputRows); None while Athena has not filled it in, or when it never does."""
+        response = await _call(
+            lambda: self._client.get_query_runtime_statistics(QueryExecutionId=query_execution_id)
+        )
+        rows = response.get("QueryRuntimeStatistics", {}).get("Rows", {})
+        count = rows.get("OutputRows")
+        return int(count) if count is not None else None
+
     async def stop(self, query_execution_id: str) -> None:
         await _call(lambda: self._client.stop_query_execution(QueryExecutionId=query_execution_id))
 

@@ -15,6 +15,7 @@ from service.athena.client import (
     StartContext,
 )
 from service.athena.events import read_state_change
+from service.athena.links import LinkedResult, ResultLinks
 from service.athena.results import Rows, fetch_rows, first_page_size
 from service.athena.telemetry import outcome_of
 from service.models import ErrorCategory, QueryRequest, QueryResult, QueryStatistics
@@ -57,6 +58,10 @@ class AthenaJob:
         """One adapter (and boto3 client) per process, built from the settings."""
         return AthenaQueries(settings())
 
+    @functools.cached_property
+    def links(self) -> ResultLinks:
+        return ResultLinks(settings(), self.athena)
+
     def prepare(self, request: QueryRequest) -> QueryRequest:
         """The request checked against the operator's allow-lists (a refusal is a 400 naming
         the field, and nothing starts), with the defaults filled in: journaled in the plan, so a
@@ -76,6 +81,10 @@ class AthenaJob:
             for name, value in defaults.items()
             if getattr(request, name) is None and value is not None
         }
+        # The operator's size for results by link caps the request's: a request may lower it.
+        above, asked = current.athena_result_link_above_bytes, request.result_link_above_bytes
+        if above is not None and (asked is None or asked > above):
+            missing["result_link_above_bytes"] = above
         return request.model_copy(update=missing) if missing else request
 
     def subject(self, request: QueryRequest) -> str:
@@ -118,6 +127,26 @@ class AthenaJob:
         await self.athena.stop(job_id)
 
     async def collect(self, steps: Steps, request: QueryRequest, status: ExecutionStatus) -> Rows:
+        by_link = request.result_by == "link"
+        maybe = by_link or request.result_link_above_bytes is not None
+        if maybe and status.output_location and status.statement_type == "DML":
+            # One step: the file's size, and if it goes by link, its columns, row count and a
+            # presigned URL, journaled, so a replay (and the push) carries the very same link.
+            linked = await steps.run(
+                "link result file",
+                self.links.link,
+                status,
+                by_link,
+                request.result_link_above_bytes,
+                result=LinkedResult,
+            )
+            if linked.link is not None:
+                return Rows(
+                    columns=linked.columns,
+                    link=linked.link,
+                    linked_rows=linked.row_count,
+                    heard_at=linked.heard_at,
+                )
         return await fetch_rows(steps, self.athena, status, self._max_rows(request))
 
     def read_event(self, body: bytes) -> News | None:
@@ -142,7 +171,7 @@ class AthenaJob:
             state=settled.state,
             columns=rows.columns,
             rows=rows.rows,
-            row_count=len(rows.rows),
+            row_count=rows.count(),
             truncated=rows.truncated,
             output_location=status.output_location if status else None,
             statistics=status.statistics if status else QueryStatistics(),
@@ -151,6 +180,7 @@ class AthenaJob:
             completed_at=(status.completed_at if status else None) or settled.ended_at,
             **_ran_with(request, status),
             **_athena_error(settled, status),
+            result_link=rows.link,
         )
 
 

@@ -6,7 +6,7 @@ from pydantic import Field
 
 from service.athena.client import PAGE_LIMIT, AthenaQueries, ExecutionStatus, ResultPage
 from service.athena.decode import decode_rows
-from service.models import Column
+from service.models import Column, ResultLink
 from service.promisify import Collected, Steps
 
 
@@ -23,9 +23,12 @@ class Rows(Collected):
     columns: list[Column] = Field(default_factory=list)
     rows: list[list[Any]] = Field(default_factory=list)
     truncated: bool = False
+    # By link: the rows stay in Athena's file, and the count is Athena's.
+    link: ResultLink | None = None
+    linked_rows: int = 0
 
     def count(self) -> int:
-        return len(self.rows)
+        return self.linked_rows if self.link else len(self.rows)
 
 
 def first_page_size(max_rows: int) -> int:

@@ -64,6 +64,10 @@ class LocalAthenaConfig(BaseSettings):
         validation_alias=_env("events_max_backoff_s", "EVENTS_MAX_BACKOFF"),
     )
     region: str = Field(default_factory=default_region)
+    # The credentials a request for a result file must be signed with (SigV4, as S3 checks):
+    # the local stack gives the service the same ones.
+    s3_access_key_id: str = Field(default="local", min_length=1)
+    s3_secret_access_key: str = Field(default="local", min_length=1, repr=False, exclude=True)
     # The workgroups (name, output location, enforce configuration, state); None: the
     # bundled infra/local/athena/workgroups.json.
     workgroups_file: Path | None = Field(

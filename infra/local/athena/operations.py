@@ -1,4 +1,4 @@
-"""The five Athena operations, each taking the request body and returning the response body."""
+"""Athena's query operations, each taking the request body and returning the response body."""
 
 import asyncio
 import base64
@@ -20,7 +20,7 @@ from .protocol import (
     parse_request,
 )
 from .rendering import row_data
-from .shapes import query_execution
+from .shapes import query_execution, statistics
 
 
 @dataclass
@@ -108,6 +108,32 @@ async def get_query_results(athena: Athena, body: dict[str, Any]) -> dict[str, A
     return response
 
 
+async def get_query_runtime_statistics(athena: Athena, body: dict[str, Any]) -> dict[str, Any]:
+    """The timeline always; the rows a query returned once it has succeeded (Athena fills
+    `Rows` a little later, and may leave it out)."""
+    execution = _named(athena, body, "GetQueryRuntimeStatistics")
+    timings = statistics(execution)
+    answer: dict[str, Any] = {
+        "Timeline": {
+            name: timings[name]
+            for name in (
+                "QueryQueueTimeInMillis",
+                "ServicePreProcessingTimeInMillis",
+                "QueryPlanningTimeInMillis",
+                "EngineExecutionTimeInMillis",
+                "ServiceProcessingTimeInMillis",
+                "TotalExecutionTimeInMillis",
+            )
+        }
+    }
+    if execution.state == "SUCCEEDED" and execution.result is not None:
+        answer["Rows"] = {
+            "InputBytes": execution.data_scanned,
+            "OutputRows": execution.result.row_count,
+        }
+    return {"QueryRuntimeStatistics": answer}
+
+
 def _data_rows(
     engine: QueryEngine, execution_id: str, types: list[str], first: int, count: int
 ) -> list[dict[str, Any]]:
@@ -135,5 +161,6 @@ OPERATIONS: dict[str, Operation] = {
     "BatchGetQueryExecution": batch_get_query_execution,
     "GetQueryResults": get_query_results,
     "StopQueryExecution": stop_query_execution,
+    "GetQueryRuntimeStatistics": get_query_runtime_statistics,
 }
 OPERATIONS.update(LISTINGS)

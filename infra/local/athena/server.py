@@ -1,4 +1,5 @@
-"""The HTTP app: Athena's JSON 1.1 endpoint at `POST /`, and operator routes under `/_local/`."""
+"""The HTTP app: Athena's JSON 1.1 endpoint at `POST /`, operator routes under `/_local/`,
+and the result files at `GET /{bucket}/{key}` (S3's path style, signed links)."""
 
 import json
 import logging
@@ -9,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from botocore.credentials import Credentials
 from pydantic import ValidationError
 
 from infra.schema import find_tables
@@ -17,6 +19,7 @@ from .config import ConfigUpdate, LocalAthenaConfig
 from .engine import QueryEngine
 from .events import EventPublisher
 from .executions import Executions
+from .objects import BUCKET, result_object
 from .operations import OPERATIONS, Athena
 from .protocol import TARGET_PREFIX, AthenaServiceError, invalid_request, json_response
 from .quotas import RateLimits
@@ -39,6 +42,8 @@ def create_app(config: LocalAthenaConfig) -> web.Application:
     app[STATS] = CallStats()
     app[LIMITS] = RateLimits()
     app.add_routes(routes)
+    # Result files over S3's GetObject/HeadObject (AWS_ENDPOINT_URL_S3), for presigned links.
+    app.router.add_get(f"/{{bucket:{BUCKET}}}/{{key:.+}}", result_file)
     app.cleanup_ctx.append(_athena_service)
     return app
 
@@ -101,6 +106,12 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object.")
     return body
+
+
+async def result_file(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    credentials = Credentials(config.s3_access_key_id, config.s3_secret_access_key)
+    return result_object(request, config.results_dir, credentials)
 
 
 @routes.get("/_local/health")
