@@ -482,11 +482,36 @@ def test_service_role_has_exactly_the_least_privilege_statements(synth: Synthesi
         "athena:GetQueryExecution",
         "athena:BatchGetQueryExecution",
         "athena:GetQueryResults",
+        "athena:GetQueryRuntimeStatistics",
         "athena:StopQueryExecution",
         "athena:GetWorkGroup",
     }
     assert set(GLUE_ACTIONS) == {"glue:GetDatabase", "glue:GetTable", "glue:GetPartitions"}
     assert not any(action.startswith("s3:Put") for action in DATA_READ_ACTIONS)
+
+
+def test_a_presigned_result_link_may_read_the_result_prefix_and_nothing_more(
+    synth: Synthesized,
+) -> None:
+    # A presigned URL carries the signer's permissions: the service role's s3:GetObject on the
+    # workgroup's output prefix is what lets a result's link download the file (HeadObject,
+    # which sizes it, needs the same), and GetQueryRuntimeStatistics counts its rows.
+    statements = [
+        statement
+        for resource in synth.template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": synth.logical_id("ServiceRole")} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    readers = [s for s in statements if "s3:GetObject" in as_list(s["Action"])]
+    assert sorted(s["Sid"] for s in readers) == ["ReadData", "ReadWriteResults"]
+    (results,) = [s for s in readers if s["Sid"] == "ReadWriteResults"]
+    assert results["Resource"] == bucket_objects(synth, "results/")
+    workgroup = synth.template.find_resources("AWS::Athena::WorkGroup")
+    (config,) = [w["Properties"]["WorkGroupConfiguration"] for w in workgroup.values()]
+    location = config["ResultConfiguration"]["OutputLocation"]
+    assert location["Fn::Join"][1][-1] == "/results/"
+    (athena,) = [s for s in statements if s.get("Sid") == "AthenaWorkGroup"]
+    assert "athena:GetQueryRuntimeStatistics" in as_list(athena["Action"])
 
 
 def test_no_statement_grants_athena_wildcards(synth: Synthesized) -> None:

@@ -58,6 +58,8 @@ ATHENA_ACTIONS = [
     "athena:GetQueryExecution",
     "athena:BatchGetQueryExecution",
     "athena:GetQueryResults",
+    # A result by link counts its rows without reading them (Rows.OutputRows).
+    "athena:GetQueryRuntimeStatistics",
     "athena:StopQueryExecution",
     "athena:GetWorkGroup",
 ]
@@ -479,6 +481,8 @@ class AthenaPromiseStack(Stack):
                 resources=[bucket.arn_for_objects(f"{DATA_PREFIX}*")],
             )
         )
+        # s3:GetObject here is also what a result's presigned link carries: a presigned URL
+        # has the signer's permissions, so the link reads this prefix and nothing else.
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadWriteResults",
