@@ -30,7 +30,9 @@ from benchmarks.measure import (
 from benchmarks.stats import mean, print_table, summary_ms
 from benchmarks.temporal_peer.bench import measure_temporal
 from benchmarks.temporal_peer.bench import report as report_temporal
+from infra.local.config import NodePorts
 from infra.local.lambda_endpoint import lambda_cost
+from infra.local.processes import free_port
 from infra.local.stack import LocalStack, Ports, StackConfig
 from service.models import webhook_id_for
 
@@ -169,6 +171,10 @@ def main() -> None:
         ports=Ports.free(),
         service_workers=args.service_workers,
         nodes=args.nodes,
+        # A cluster's nodes each on free ports of their own (not the configured ones plus i).
+        cluster_ports=[NodePorts(free_port(), free_port(), free_port()) for _ in range(args.nodes)]
+        if args.nodes > 1
+        else [],
     )
     print("Starting the local stack on free ports...", flush=True)
     rows = []
