@@ -149,7 +149,8 @@ def test_status_of_an_unknown_key_exits_6(stack: LocalStack) -> None:
 
 
 def test_status_shows_the_phases_without_calling_athena(stack: LocalStack) -> None:
-    sql, key = tagged(DEMO_QUERY, "queue_delay_s=1 run_time_s=3"), str(uuid.uuid4())
+    # Queued for long enough that a status look (a poller process) sees it on a busy machine.
+    sql, key = tagged(DEMO_QUERY, "queue_delay_s=5 run_time_s=3"), str(uuid.uuid4())
     submit_with_callback(stack, sql, key)
     queued = wait_for_phase(stack, key, "queued")
     calls_before = dict(next(iter(executions_of(stack, sql).values()))["calls"])

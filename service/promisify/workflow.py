@@ -244,6 +244,8 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         )
         result = job.result(settled, start.request, status, outcome.collected)
         record.phase, record.state, record.error, record.ended_at = "done", state, error, ended
+        if status is not None:  # the job's last word (after a stop too), not its first state
+            record.job_state = status.state
         record.progress = outcome.collected.count() if outcome.collected else 0
         telemetry.promise_ended(state, telemetry.completion_time(status))
         ctx.set("record", record)
