@@ -153,4 +153,6 @@ def test_given_up_events_show_in_stats_and_pending_retries_do_not_delay_a_stop()
         started = time.monotonic()
         athena.process.send_signal(signal.SIGTERM)
         athena.process.wait(timeout=10)
-        assert time.monotonic() - started < 3.0
+        # A generous bound, far below the 60 s backoff a waiting stop would sit out: a busy
+        # machine once took 3.3 s to stop the process.
+        assert time.monotonic() - started < 15.0
