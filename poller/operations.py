@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from poller.errors import IngressUnreachable, Refused, UnexpectedAnswer, UnknownKey
 from poller.ingress import QUERY_HANDLER_PATH, error_message
-from poller.steps import HttpRequest, HttpResponse, Operation, TransportFailure, exchange
+from poller.steps import HttpRequest, HttpResponse, Operation, Sleep, TransportFailure, exchange
 from poller.verdicts import unreachable_message
 
 PROMISE_PATH = "promise"
@@ -97,11 +97,22 @@ def promise_call(
     return answer if isinstance(answer, dict) else {"answer": answer}
 
 
+# A key that resolved names a query/query invocation, whose promise begins once the request
+# is checked and planned: a 404 from the promise in that moment means "not begun yet".
+NOT_BEGUN_RETRIES = 20
+NOT_BEGUN_WAIT_S = 0.25
+
+
 def call_by_key(
     ingress: str, key: str, handler: str, timeout: float, body: dict[str, object] | None = None
 ) -> Operation[dict[str, Any]]:
     """Resolve `key`, then call the promise's `handler` (status, cancel, redeliver)."""
     invocation_id = yield from resolve_invocation(ingress, key, timeout)
+    for _ in range(NOT_BEGUN_RETRIES):
+        try:
+            return (yield from promise_call(ingress, invocation_id, handler, timeout, body))
+        except UnknownKey:
+            yield Sleep(NOT_BEGUN_WAIT_S)
     return (yield from promise_call(ingress, invocation_id, handler, timeout, body))
 
 

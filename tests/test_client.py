@@ -201,6 +201,29 @@ def test_status_cancel_and_redeliver_are_typed(ingress: responses.RequestsMock) 
     assert json.loads(ingress.calls[3].request.body or b"") == {"reason": "x"}
 
 
+def test_status_right_after_a_send_waits_for_the_promise_to_begin(
+    ingress: responses.RequestsMock,
+) -> None:
+    # The key is known (its query/query runs), but the promise begins only once the request
+    # is checked and planned: its first 404s mean "not begun yet", not "unknown".
+    ingress.get(OUTPUT_URL, status=470, json={"message": "not completed"})
+    ingress.post(f"{INGRESS}/query/query/send", json={"invocationId": INVOCATION})
+    status_url = f"{INGRESS}/promise/{INVOCATION}/status"
+    ingress.post(status_url, status=404, json={"message": "No promise"})
+    ingress.post(status_url, status=404, json={"message": "No promise"})
+    accepted = {
+        "phase": "accepted",
+        "invocation_id": INVOCATION,
+        "submitted_at": "2026-12-01T10:00:00Z",
+        "elapsed_s": 0.1,
+    }
+    ingress.post(status_url, json=accepted)
+    fake = FakeTime()
+    with client(fake) as promises:
+        assert promises.status(KEY).phase == "accepted"
+    assert fake.sleeps == [0.25, 0.25]
+
+
 # --- the async client: the same loop over aiohttp ------------------------------------------
 
 
