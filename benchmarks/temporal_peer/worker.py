@@ -1,8 +1,9 @@
 """`python -m benchmarks.temporal_peer.worker`: the workflow and its activities on one worker.
 
 Sized for the benchmark's 100 queries in flight: 100 workflow-task and 100 activity slots
-(the SDK's defaults, said out loud), a thread for every Athena call the activities may make
-at once, one boto3 client and one HTTP session shared by every activity. Athena is reached
+(the SDK's defaults, said out loud), pollers that scale with the backlog, a thread for every
+Athena call the activities may make at once, one boto3 client and one HTTP session shared by
+every activity. Athena is reached
 the standard way, through `AWS_ENDPOINT_URL_ATHENA`.
 """
 
@@ -16,7 +17,7 @@ import boto3
 from botocore.config import Config
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from benchmarks.temporal_peer import TASK_QUEUE
 from benchmarks.temporal_peer.activities import AthenaActivities
@@ -49,6 +50,10 @@ async def main(client: Client | None = None, *, target: str = "localhost:7233") 
             ],
             max_concurrent_workflow_tasks=IN_FLIGHT,
             max_concurrent_activities=IN_FLIGHT,
+            # Temporal's advice when tasks wait in the queue: let the pollers scale with the
+            # backlog (the default is 5 fixed, of which 1 takes new workflows' first tasks).
+            workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+            activity_task_poller_behavior=PollerBehaviorAutoscaling(),
         )
         await worker.run()
 
