@@ -91,7 +91,8 @@ class ResultLinks:
         else:
             columns = (await self._athena.fetch_page(status.query_execution_id, None, 1)).columns
         row_count = await self._row_count(status.query_execution_id, bucket, key)
-        url, expires_at = self._presign(bucket, key)
+        # In a thread: the credentials may need refreshing first (a role's session).
+        url, expires_at = await _call(lambda: self._presign(bucket, key))
         link = ResultLink(url=url, expires_at=expires_at, size_bytes=size)
         return LinkedResult(link=link, columns=columns, row_count=row_count, heard_at=time.time())
 
