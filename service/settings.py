@@ -84,7 +84,7 @@ class Settings(BaseSettings):
 
     port: int = Field(9080, ge=1, le=65535, validation_alias="SERVICE_PORT")
     # What serves the endpoint: granian (HTTP/2 in Rust, less CPU) or hypercorn (pure Python).
-    http_server: HttpServer = Field("hypercorn", validation_alias="SERVICE_HTTP_SERVER")
+    http_server: HttpServer = Field("granian", validation_alias="SERVICE_HTTP_SERVER")
     # Loopback unless told otherwise: a container sets 0.0.0.0 (or ::) to be reachable.
     bind_host: IPvAnyAddress = Field(IPv4Address("127.0.0.1"), validation_alias="SERVICE_BIND_HOST")
     # Restate's request identity: the public keys (publickeyv1_...) of the restate-servers

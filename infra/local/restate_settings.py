@@ -19,8 +19,11 @@ SINGLE_NODE: dict[str, object] = {
     "default-num-partitions": 1,
 }
 
-# Three nodes: enough partitions that each node leads some and losing one moves only a third
-# of the work (docs/cluster.md); each partition runs a leader and a follower (replication 2).
+# Three nodes: each partition runs a leader and a follower (replication 2), so every one
+# costs threads on two nodes; 3 (one for each node to lead) took a fifth less CPU a query than
+# 8, but leaders do not move back to a node that returns, so after one failover a node could
+# lead nothing and the next drill of it tested nothing (docs/cluster.md). 8 keeps leaders on
+# every node as nodes go and come back; 24 cost a third more than 8.
 CLUSTER_PARTITIONS = 8
 CLUSTER: dict[str, object] = {
     "default-num-partitions": CLUSTER_PARTITIONS,

@@ -30,7 +30,7 @@ class EmrServerlessSettings(BaseSettings, PromiseSettings):
     bind_host: IPvAnyAddress = IPv4Address("127.0.0.1")
     identity_keys: str = Field("", validation_alias="RESTATE_IDENTITY_KEYS")
     # What serves the endpoint, shared with Athena's service (service/serving.py).
-    http_server: HttpServer = Field("hypercorn", validation_alias="SERVICE_HTTP_SERVER")
+    http_server: HttpServer = Field("granian", validation_alias="SERVICE_HTTP_SERVER")
 
     @field_validator("webhook_secret")
     @classmethod

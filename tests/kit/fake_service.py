@@ -56,9 +56,9 @@ def app() -> Any:
 
 def main() -> None:
     port = int(os.environ["SERVICE_PORT"])
-    # SERVICE_HTTP_SERVER as the service reads it: granian when asked, else hypercorn.
+    # SERVICE_HTTP_SERVER as the service reads it: hypercorn when asked, else granian.
     asked = os.environ.get("SERVICE_HTTP_SERVER")
-    http_server: HttpServer = "granian" if asked == "granian" else "hypercorn"
+    http_server: HttpServer = "hypercorn" if asked == "hypercorn" else "granian"
     uvloop.run(serve(app(), "127.0.0.1", port, http_server))
 
 
