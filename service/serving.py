@@ -1,6 +1,6 @@
 """Serve a Restate endpoint (the SDK's ASGI app) on uvloop, with granian or hypercorn.
 
-granian (HTTP/2 in Rust) spends about a third less CPU per invocation than hypercorn (HTTP/2 in
+granian (HTTP/2 in Rust) spends about a quarter less CPU a query than hypercorn (HTTP/2 in
 Python), measured in docs/benchmarks.md; hypercorn stays one setting away
 (`SERVICE_HTTP_SERVER=hypercorn`), as deployments and Restate's own docs use it. Either serves
 HTTP/2 with prior knowledge (what restate-server speaks, full duplex) and HTTP/1.1 (a `/health`
