@@ -3,8 +3,9 @@
 from typing import Any
 
 from benchmarks.temporal_peer.shared import QueryResult, ReadInput
+from service.athena.client import statistics_of
 from service.athena.decode import decode_rows
-from service.models import Column, QueryStatistics
+from service.models import Column
 
 
 def columns_of(page: dict[str, Any]) -> list[Column]:
@@ -38,14 +39,7 @@ def query_result(
         row_count=min(len(cells), request.max_rows),
         truncated=len(cells) > request.max_rows,
         output_location=execution.get("ResultConfiguration", {}).get("OutputLocation"),
-        statistics=QueryStatistics(
-            total_execution_time_ms=stats.get("TotalExecutionTimeInMillis"),
-            engine_execution_time_ms=stats.get("EngineExecutionTimeInMillis"),
-            queue_time_ms=stats.get("QueryQueueTimeInMillis"),
-            planning_time_ms=stats.get("QueryPlanningTimeInMillis"),
-            service_processing_time_ms=stats.get("ServiceProcessingTimeInMillis"),
-            data_scanned_bytes=stats.get("DataScannedInBytes"),
-        ),
+        statistics=statistics_of(stats),
         error=status.get("StateChangeReason"),
         submitted_at=status.get("SubmissionDateTime"),
         completed_at=status.get("CompletionDateTime"),

@@ -273,6 +273,18 @@ def _millis(statistics: Any, key: str) -> int | None:
     return int(value) if value is not None else None
 
 
+def statistics_of(stats: Any) -> QueryStatistics:
+    """Athena's `Statistics` of an execution, in the result's names."""
+    return QueryStatistics(
+        total_execution_time_ms=_millis(stats, "TotalExecutionTimeInMillis"),
+        engine_execution_time_ms=_millis(stats, "EngineExecutionTimeInMillis"),
+        queue_time_ms=_millis(stats, "QueryQueueTimeInMillis"),
+        planning_time_ms=_millis(stats, "QueryPlanningTimeInMillis"),
+        service_processing_time_ms=_millis(stats, "ServiceProcessingTimeInMillis"),
+        data_scanned_bytes=_millis(stats, "DataScannedInBytes"),
+    )
+
+
 def _execution_status(execution: "QueryExecutionTypeDef") -> ExecutionStatus:
     status = execution.get("Status", {})
     stats = execution.get("Statistics", {})
@@ -287,14 +299,7 @@ def _execution_status(execution: "QueryExecutionTypeDef") -> ExecutionStatus:
         submitted_at=status.get("SubmissionDateTime"),
         completed_at=status.get("CompletionDateTime"),
         output_location=execution.get("ResultConfiguration", {}).get("OutputLocation"),
-        statistics=QueryStatistics(
-            total_execution_time_ms=_millis(stats, "TotalExecutionTimeInMillis"),
-            engine_execution_time_ms=_millis(stats, "EngineExecutionTimeInMillis"),
-            queue_time_ms=_millis(stats, "QueryQueueTimeInMillis"),
-            planning_time_ms=_millis(stats, "QueryPlanningTimeInMillis"),
-            service_processing_time_ms=_millis(stats, "ServiceProcessingTimeInMillis"),
-            data_scanned_bytes=_millis(stats, "DataScannedInBytes"),
-        ),
+        statistics=statistics_of(stats),
         workgroup=execution.get("WorkGroup"),
         catalog=context.get("Catalog"),
         database=context.get("Database"),
