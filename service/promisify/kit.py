@@ -48,7 +48,7 @@ class DurablePromise(Generic[RequestT, StatusT, CollectedT, ResultT]):
         # Every call to the dependency counted, timed and traced, wherever the kit makes it.
         job = instrumented(job)
         self.job, self.names = job, names
-        self.mailbox = Mailbox(names, job)
+        self.mailbox = Mailbox(names, job, settings)
         self.sweeper = Sweeper(names, job, settings, self.mailbox)
         self.delivery = Delivery(names, settings)
         self.promise = PromiseWorkflow(

@@ -4,9 +4,12 @@ One virtual object per job id. Restate runs one handler at a time per key, so an
 arrives before its waiter registered, a duplicate, and the waiter itself can never race:
 whichever comes second completes the pair. News comes from the job's completion events (a
 hint: anyone can post one) and from the sweeper's status checks (the truth). Once the pair is
-complete the mailbox clears itself; an event nobody claims is kept an hour, then forgotten.
+complete the mailbox clears itself; news that came before its waiter is kept an hour (one
+clean-up, however many events came), then forgotten. Where the deployment polls, no promise
+waits here: an event costs its invocation and nothing more (no state, no clean-up).
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -15,12 +18,11 @@ from restate import TerminalError
 from restate.serde import BytesSerde
 
 from service.promisify.job import FINAL_MEANINGS, EventRefused, Job, News
-from service.promisify.settings import ServiceNames
-
-# Long enough for any waiter to register after an early event, short enough to keep state small.
-UNCLAIMED_RETENTION = timedelta(hours=1)
+from service.promisify.settings import PromiseSettings, ServiceNames
 
 Source = Literal["event", "check"]
+# The delayed clean-up's word: early news's hour is up (rather than the waiter leaving).
+UNCLAIMED = "unclaimed"
 
 log = restate.getLogger(__name__)
 
@@ -41,8 +43,13 @@ def tells_something(job: Job[Any, Any, Any, Any], news: News) -> bool:
 
 
 class Mailbox:
-    def __init__(self, names: ServiceNames, job: Job[Any, Any, Any, Any]) -> None:
-        self.job = job
+    def __init__(
+        self,
+        names: ServiceNames,
+        job: Job[Any, Any, Any, Any],
+        settings: Callable[[], PromiseSettings],
+    ) -> None:
+        self.job, self._settings = job, settings
         self.object = obj = restate.VirtualObject(names.mailbox)
         self.await_news = obj.handler("awaitEvent", ingress_private=True)(self._await_news)
         self.rearm = obj.handler("rearm", ingress_private=True)(self._rearm)
@@ -106,36 +113,47 @@ class Mailbox:
             log.info("Late or duplicate %s for job %s ignored", state, ctx.key())
             return
         awakeable_id = await ctx.get("awakeable_id", type_hint=str)
+        if awakeable_id is None and not self._worth_keeping(source):
+            return
         trusted = source == "check" or await ctx.get("trust_events", type_hint=bool) is not False
-        if awakeable_id is None and source == "check":
-            return  # the promise has moved on: nothing to complete, nothing to keep
         final = self.job.meaning(state) in FINAL_MEANINGS
         if final and not trusted:
             log.info("Event %s for job %s not trusted after a false one; ignored", state, ctx.key())
             return
-        if not final:
-            ctx.set("last_state", state)
-            if awakeable_id is None:
-                # An early event: nobody else would clear it.
-                ctx.object_send(self.forget, ctx.key(), None, send_delay=UNCLAIMED_RETENTION)
-            return
-        if awakeable_id is not None:
+        if final and awakeable_id is not None:
             # The news is the state: the promise may read the first part of the result at once.
             ctx.resolve_awakeable(awakeable_id, state)
             ctx.clear_all()
             return
-        # Early, or not ours: keep it for a waiter that may still come, then forget it.
-        log.info("Event %s for job %s arrived before any waiter; keeping it", state, ctx.key())
-        ctx.set("final_state", state)
+        # Kept from here on, for status (a running state) or for a waiter (a final one).
+        early = awakeable_id is None
+        if early and await ctx.get("last_state", type_hint=str) is None:
+            # The first news nobody waits for yet (or ever: not ours): forget it in an hour,
+            # long enough for any waiter to register; once, whatever else comes before then.
+            keep = timedelta(seconds=self._settings().unclaimed_news_retention_s)
+            ctx.object_send(self.forget, ctx.key(), UNCLAIMED, send_delay=keep)
         ctx.set("last_state", state)
-        ctx.object_send(self.forget, ctx.key(), None, send_delay=UNCLAIMED_RETENTION)
+        if final:
+            log.info("Event %s for job %s arrived before any waiter; keeping it", state, ctx.key())
+            ctx.set("final_state", state)
+
+    def _worth_keeping(self, source: Source) -> bool:
+        """News with no waiter here: an event, unless the deployment polls. A check's promise
+        has moved on; where the deployment polls, its promises never wait here, and each
+        event kept would leave state and a clean-up behind for nothing (two a job)."""
+        return source == "event" and self._settings().completion_mode != "poll"
 
     async def _last_state(self, ctx: restate.ObjectSharedContext) -> str | None:
         """The last state events (or the sweeper) reported; no call to the dependency."""
         return await ctx.get("last_state", type_hint=str)
 
-    async def _forget(self, ctx: restate.ObjectContext) -> None:
-        unclaimed = await ctx.get("awakeable_id", type_hint=str) is None
-        if unclaimed and await ctx.get("final_state", type_hint=str) is not None:
+    async def _forget(self, ctx: restate.ObjectContext, why: str | None) -> None:
+        """The waiter left (`why` None), or early news's hour is up: a waiter that registered
+        since owns the mailbox now (a job may run for longer than the hour), and its own
+        ending clears it."""
+        waiting = await ctx.get("awakeable_id", type_hint=str) is not None
+        if waiting and why == UNCLAIMED:
+            return
+        if not waiting and await ctx.get("final_state", type_hint=str) is not None:
             log.info("No waiter claimed the event for job %s: it was not ours", ctx.key())
         ctx.clear_all()

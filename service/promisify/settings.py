@@ -31,6 +31,8 @@ class PromiseSettings(BaseModel):
     # How long a call to the dependency is retried before the promise gives up on it.
     retry_window_s: float = Field(600.0, gt=0)
     default_timeout_s: float = Field(HOUR_S, gt=0)
+    # How long news that came before its waiter is kept for it (then it was not ours).
+    unclaimed_news_retention_s: float = Field(HOUR_S, gt=0)
 
     # Push delivery.
     webhook_secret: str = Field(repr=False)

@@ -27,6 +27,8 @@ FAST_SETTINGS = {
     # A call that keeps failing ends the promise FAILED after 3 s, not 10 minutes.
     "RETRY_WINDOW_S": "3",
     "DEFAULT_TIMEOUT_S": "30",
+    # Early news unclaimed for a second is forgotten: a job may outlast that (test_races).
+    "UNCLAIMED_NEWS_RETENTION_S": "1",
     "ALLOW_PRIVATE_CALLBACKS": "true",
     "WEBHOOK_ATTEMPT_TIMEOUT_S": "5",
     "WEBHOOK_FIRST_BACKOFF_S": "0.2",

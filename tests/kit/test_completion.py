@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 
+from infra.local.stack import admin_sql
 from tests.kit.support import Kit, submit
 
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the fake service, the listener
@@ -29,6 +30,28 @@ def test_poll_mode_completes_without_any_event(kit: Kit) -> None:
     job = promise.job()
     assert kit.fake.count("describe_many", job.job_id) >= 2
     assert job.events_sent == []
+
+
+def test_poll_mode_takes_events_that_still_flow_at_no_cost_beyond_their_call(kit: Kit) -> None:
+    """A deployment that polls with its event rule still in place: every event is taken
+    (200, so the rule does not retry it) and leaves nothing: no state, no clean-up."""
+    promise = submit(kit, "states=RUNNING:0.3,SUCCEEDED", flavor="fakePoll")
+    assert promise.outcome()["state"] == "SUCCEEDED"
+    job = promise.job()
+    assert job.events_sent == [("RUNNING", 200), ("SUCCEEDED", 200)]
+    assert kit.fake.emit(job.job_id, "SUCCEEDED") == 200  # a late one too
+    kept = admin_sql(
+        kit.stack.admin_url,
+        "SELECT key FROM state WHERE service_name = 'fakePollMailbox' "
+        f"AND service_key = '{job.job_id}'",
+    )
+    assert kept == []
+    clean_ups = admin_sql(
+        kit.stack.admin_url,
+        "SELECT id FROM sys_invocation WHERE target_service_name = 'fakePollMailbox' "
+        f"AND target_service_key = '{job.job_id}' AND target_handler_name = 'forget'",
+    )
+    assert clean_ups == []
 
 
 def test_both_mode_catches_a_lost_event_with_the_safety_net(kit: Kit) -> None:

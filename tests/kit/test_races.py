@@ -25,6 +25,22 @@ def test_an_event_before_the_waiter_registers_completes_the_promise(kit: Kit) ->
     assert kit.fake.count("describe_many", job.job_id) == 0
 
 
+def test_a_waiter_that_came_after_early_news_outlasts_its_clean_up(kit: Kit) -> None:
+    """The running event lands before the waiter registers, so the mailbox schedules the
+    clean-up of unclaimed news (1 s here, an hour in production); the job runs longer than
+    that. The waiter who registered meanwhile keeps the mailbox: the end still reaches it."""
+    promise = submit(kit, "states=RUNNING:2.5,SUCCEEDED events=early", flavor="fakeEvents")
+    running = promise.wait_for_phase("running")
+    assert running["job_state"] == "RUNNING"  # the early event, shown while the job runs
+    result = promise.outcome()
+    assert result["state"] == "SUCCEEDED" and result["row_count"] == 3
+    job = promise.job()
+    assert job.events_sent == [("RUNNING", 200), ("SUCCEEDED", 200)]
+    # The end came with its event: not at the deadline (30 s), where the job is stopped first.
+    assert kit.fake.count("stop", job.job_id) == 0
+    assert kit.fake.count("describe", job.job_id) == 1
+
+
 def test_duplicate_events_change_nothing(kit: Kit) -> None:
     promise = submit(kit, "states=RUNNING:0.2,SUCCEEDED duplicates=3", flavor="fakeEvents")
     pulled = promise.result()
