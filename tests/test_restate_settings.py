@@ -22,6 +22,10 @@ def test_a_single_node_runs_one_partition(tmp_path: Path) -> None:
     assert single_node_env(tmp_path, {})["RESTATE_DEFAULT_NUM_PARTITIONS"] == "1"
 
 
+def test_a_single_node_keeps_its_log_in_the_local_loglet(tmp_path: Path) -> None:
+    assert single_node_env(tmp_path, {})["RESTATE_BIFROST__DEFAULT_PROVIDER"] == "local"
+
+
 def test_a_variable_the_caller_set_wins(tmp_path: Path) -> None:
     caller = {"RESTATE_DEFAULT_NUM_PARTITIONS": "24"}
     assert single_node_env(tmp_path, caller)["RESTATE_DEFAULT_NUM_PARTITIONS"] == "24"
@@ -34,8 +38,13 @@ def test_a_cluster_node_provisions_the_clusters_partitions(tmp_path: Path) -> No
 
 
 def test_settings_become_restates_variables() -> None:
-    settings = {"default-num-partitions": 1, "disable-prometheus": True}
+    settings = {
+        "default-num-partitions": 1,
+        "disable-prometheus": True,
+        "bifrost.default-provider": "local",
+    }
     assert environment(settings) == {
         "RESTATE_DEFAULT_NUM_PARTITIONS": "1",
         "RESTATE_DISABLE_PROMETHEUS": "true",
+        "RESTATE_BIFROST__DEFAULT_PROVIDER": "local",
     }

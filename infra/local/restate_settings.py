@@ -3,9 +3,11 @@
 Measured with `make bench` on this project's 2 cores (docs/benchmarks.md, docs/cluster.md):
 restate-server's defaults are a production node's (24 partitions, each a processor with a
 thread of its own), and on a small machine those threads cost more CPU per query than the
-work itself. Each key is a top-level key of restate.toml and, the same, an environment
-variable `RESTATE_<KEY>` (`default-num-partitions` is `RESTATE_DEFAULT_NUM_PARTITIONS`); a
-variable already set in the environment wins, so a run can compare against the defaults.
+work itself. Each key is a key of restate.toml (`section.key` for one in a section) and,
+the same, an environment variable `RESTATE_<KEY>` (`default-num-partitions` is
+`RESTATE_DEFAULT_NUM_PARTITIONS`, `bifrost.default-provider` is
+`RESTATE_BIFROST__DEFAULT_PROVIDER`); a variable already set in the environment wins, so a
+run can compare against the defaults.
 
 The number of partitions is fixed when a cluster is first provisioned: a base directory that
 was started with another count keeps it (start from a fresh one to change it).
@@ -14,9 +16,14 @@ was started with another count keeps it (start from a fresh one to change it).
 from collections.abc import Mapping
 
 # One node on a small machine: one partition processor does all the work on one thread, with
-# no cross-partition hops for the promise's calls between its objects.
+# no cross-partition hops for the promise's calls between its objects. Its log in the node's
+# own RocksDB (the local loglet, fsynced like the replicated one's log server) rather than
+# through the replicated loglet's sequencer and log-server path: a fifth less restate-server
+# CPU a query (docs/benchmarks.md). Single node only; without this setting a restart moves the
+# log to the replicated loglet by itself (a new segment), which a cluster needs.
 SINGLE_NODE: dict[str, object] = {
     "default-num-partitions": 1,
+    "bifrost.default-provider": "local",
 }
 
 # Three nodes: each partition runs a leader and a follower (replication 2), so every one
@@ -31,9 +38,10 @@ CLUSTER: dict[str, object] = {
 
 
 def environment(settings: Mapping[str, object]) -> dict[str, str]:
-    """The settings as restate-server's environment variables."""
+    """The settings as restate-server's environment variables (`section.key` nested: `__`)."""
     return {
-        "RESTATE_" + key.upper().replace("-", "_"): _text(value) for key, value in settings.items()
+        "RESTATE_" + key.upper().replace("-", "_").replace(".", "__"): _text(value)
+        for key, value in settings.items()
     }
 
 

@@ -43,9 +43,8 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     stack = LocalStack(config)
     stack.log_dir.mkdir(parents=True)
     identity = request_identity(config.base_dir)
-    # One partition: a fresh base directory, and far less CPU on a small machine.
-    restate_env = {**os.environ, "RESTATE_DEFAULT_NUM_PARTITIONS": "1"}
-    (restate,) = define_restate(config, stack.log_dir, identity, restate_env)
+    # Sized as the local stack's single node (define_restate), from a fresh base directory.
+    (restate,) = define_restate(config, stack.log_dir, identity, dict(os.environ))
     with FakeDependency(stack.ingress_url) as fake:
         fake.batch_unsupported.add("fakeNoBatch")
         service_env = {
