@@ -4,6 +4,8 @@ Hostile input is expected here: the events endpoint is public. Fields are checke
 of them is used as a key: Athena's ids are UUIDs and its states a short list.
 """
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.promisify import EventRefused, News
@@ -59,8 +61,8 @@ def read_state_change(body: bytes) -> News | None:
     return News(job_id=event.query_execution_id, state=event.detail.current_state)
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
 def _is_uuid(text: str) -> bool:
-    parts = text.split("-")
-    return [len(part) for part in parts] == [8, 4, 4, 4, 12] and all(
-        char in "0123456789abcdefABCDEF" for part in parts for char in part
-    )
+    return _UUID.fullmatch(text) is not None

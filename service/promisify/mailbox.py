@@ -115,9 +115,9 @@ class Mailbox:
         awakeable_id = await ctx.get("awakeable_id", type_hint=str)
         if awakeable_id is None and not self._worth_keeping(source):
             return
-        trusted = source == "check" or await ctx.get("trust_events", type_hint=bool) is not False
         final = self.job.meaning(state) in FINAL_MEANINGS
-        if final and not trusted:
+        # Whether events still count matters only for an end (a running state is no verdict).
+        if final and source == "event" and await ctx.get("trust_events", type_hint=bool) is False:
             log.info("Event %s for job %s not trusted after a false one; ignored", state, ctx.key())
             return
         if final and awakeable_id is not None:
