@@ -7,6 +7,7 @@ the look-ups cost neither throughput nor the row's CPU.
 
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,6 +21,19 @@ from benchmarks.baseline import run_polling_loop
 from benchmarks.costs import admin_sql
 from infra.local.stack import ROOT, LocalStack
 from service.models import DEMO_QUERY, webhook_id_for
+
+_clients = threading.local()
+
+
+def client_session() -> requests.Session:
+    """This thread's connection to the ingress, kept alive between its queries, as a real
+    caller's HTTP client keeps it (and as the baseline's boto3 client keeps its own): a fresh
+    `requests.post` builds a session and opens a connection each time, 0.3 to 1.4 ms a call
+    on this machine (refusals, interleaved), all of it counted as the promise's overhead."""
+    session: requests.Session | None = getattr(_clients, "session", None)
+    if session is None:
+        session = _clients.session = requests.Session()
+    return session
 
 
 def scratch_workdir(prefix: str) -> Path:
@@ -84,7 +98,7 @@ def one_promise(stack: LocalStack, push: bool = True) -> Run:
     body = {"query": f"{DEMO_QUERY} -- {uuid.uuid4()}"}
     if push:
         body["callback_url"] = f"{stack.listener_url}/callback"
-    response = requests.post(
+    response = client_session().post(
         f"{stack.ingress_url}/query/query",
         json=body,
         headers={"idempotency-key": str(uuid.uuid4())},
@@ -105,7 +119,7 @@ def one_refusal(stack: LocalStack) -> Run:
     """The cheapest Restate invocation the service has: `query/query` refusing a bad request
     (400) before any step. What every invocation costs, whatever its handler does."""
     began = time.perf_counter()
-    response = requests.post(
+    response = client_session().post(
         f"{stack.ingress_url}/query/query",
         json={"max_rows": -1},
         headers={"idempotency-key": str(uuid.uuid4())},
