@@ -198,8 +198,8 @@ def parked(
     print(
         f"  of the service's: {grown['live_kb'] / 1024:+.0f} MB in use by pymalloc and malloc, "
         f"{grown['kept_kb'] / 1024:+.0f} MB free inside them (pymalloc's arenas, malloc's "
-        "heaps: resident unless trimmed); {grown['objects']:+d} "
-        f"objects tracked by gc, {holds['tasks']} asyncio tasks, {holds['threads']} threads"
+        f"heaps: resident unless trimmed); {grown['objects']:+d} objects tracked by gc, "
+        f"{holds['tasks']} asyncio tasks, {holds['threads']} threads"
     )
     pools = restate_memory(stack)
     print(
