@@ -2,10 +2,13 @@
 
 - parked: N promises whose queries the local Athena holds RUNNING (the `hold` hint) until all
   N are parked, in `both` mode (events dropped unless `--with-events`, so only the sweeper
-  can end them) or in `poll` mode. Over a `--window` of parked time it reports Athena status
-  calls a second (all of them, batched or not) and the memory of restate-server and the
-  service per parked promise; then it releases every query at once and reports how long the
-  last one took to be delivered, and how many were lost or delivered twice.
+  can end them) or in `poll` mode. Once every promise's invocations are suspended in Restate
+  (after restate-server's inactivity timeout: until then the service holds them open), over
+  a `--window` of parked time it reports Athena status calls a second (all of them, batched
+  or not) and the memory of restate-server and the service per parked promise, with what
+  the service still holds live in Python and what its allocators keep free; then it
+  releases every query at once and reports how long the last one took to be delivered, and
+  how many were lost or delivered twice.
 - burst: M submissions at once against a local Athena that admits 20 StartQueryExecution a
   second (Athena's default quota) and refuses the rest as TooManyRequestsException.
 
@@ -14,20 +17,41 @@ Not part of `make test`: it takes minutes. Asserts nothing; prints figures.
 
 import argparse
 import json
+import os
 import shutil
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import requests
 
 from benchmarks.costs import group_rss_mb
 from benchmarks.measure import scratch_workdir
+from benchmarks.memory import (
+    inactivity_timeout,
+    invocation_states,
+    report_env,
+    restate_memory,
+    service_cpu_s,
+    service_report,
+    service_rss_mb,
+    totals,
+    wait_until_suspended,
+)
 from infra.local.stack import LocalStack, Ports, StackConfig
+from service.app import ATHENA_NAMES
 from service.models import DEMO_QUERY, webhook_id_for
 from service.settings import Settings
+
+# What a parked promise keeps in Restate: `query/query` waiting on `promise/run`, which waits
+# on its awakeable. Both must be suspended before memory says what parking costs.
+PARKED_SERVICES = (ATHENA_NAMES.front, ATHENA_NAMES.promise)
+# Promises run end to end before the baseline is taken, so one-time costs (boto3's Athena
+# model, modules imported on first use) are not charged to the parked ones.
+WARM_UP = 20
 
 
 def submit_all(stack: LocalStack, sqls: list[str]) -> list[str]:
@@ -100,29 +124,89 @@ def held(stack: LocalStack) -> int:
     return int(requests.get(f"{stack.athena_url}/_local/held", timeout=30).json()["held"])
 
 
+def warm_up(stack: LocalStack) -> None:
+    sqls = [
+        f"{DEMO_QUERY} -- {uuid.uuid4()}\n-- local-athena: run_time_s=0.2" for _ in range(WARM_UP)
+    ]
+    wanted = {webhook_id_for(invocation) for invocation in submit_all(stack, sqls)}
+    wait_for(
+        "warm-up delivered",
+        lambda: len(wanted & {str(d["webhook_id"]) for d in deliveries(stack)}),
+        len(wanted),
+        600,
+    )
+
+
+def memory_now(stack: LocalStack) -> dict[str, float]:
+    return {"restate": group_rss_mb(stack, "restate"), "service": service_rss_mb(stack)}
+
+
 def parked(
-    stack: LocalStack, count: int, window_s: float, safety_net_s: float, drop_events: bool
+    stack: LocalStack,
+    count: int,
+    window_s: float,
+    safety_net_s: float,
+    drop_events: bool,
+    report: Path,
 ) -> None:
     print(f"\nParked: {count} promises, their queries held RUNNING, then ended together")
-    rss_before = {name: group_rss_mb(stack, name) for name in ("restate", "service")}
+    idle = memory_now(stack)
+    warm_up(stack)
+    rss_before, held_before = memory_now(stack), totals(service_report(stack, report))
+    pools_before = restate_memory(stack)
+    print(
+        f"  warm-up ({WARM_UP} promises end to end, not counted below): service "
+        f"{idle['service']:.0f} -> {rss_before['service']:.0f} MB, restate-server "
+        f"{idle['restate']:.0f} -> {rss_before['restate']:.0f} MB"
+    )
     hints = "hold=1 drop_events=1" if drop_events else "hold=1"
     sqls = [f"{DEMO_QUERY} -- {uuid.uuid4()}\n-- local-athena: {hints}" for _ in range(count)]
-    began = time.monotonic()
+    began, cpu_before = time.monotonic(), service_cpu_s(stack)
     invocations = submit_all(stack, sqls)
     print(f"  accepted by the ingress in {time.monotonic() - began:.1f} s")
     # Parked: Athena runs the query (the start step is done) and the promise waits on it.
     wait_for("running on Athena", lambda: held(stack), count, 3600)
-    print(f"  all {count} running on Athena {time.monotonic() - began:.1f} s after the first")
+    parking_cpu_ms = (service_cpu_s(stack) - cpu_before) * 1000 / count
+    print(
+        f"  all {count} running on Athena {time.monotonic() - began:.1f} s after the first "
+        f"(the service's CPU: {parking_cpu_ms:.1f} ms a promise; load {os.getloadavg()[0]:.1f})"
+    )
     # The safety net hands a query to the sweeper after its interval: measure after that.
     time.sleep(safety_net_s + 5)
+    # Until restate-server's inactivity timeout asks them to suspend, the service holds every
+    # parked invocation open; measure once it holds none.
+    took = wait_until_suspended(stack, PARKED_SERVICES, count, 3600)
+    print(
+        f"  all {count} promises suspended in Restate ({', '.join(PARKED_SERVICES)}) "
+        f"{took:.0f} s later (restate-server's inactivity timeout: {inactivity_timeout()}); "
+        "measuring from here, nothing held open"
+    )
     calls_before, window_began = athena_calls(stack), time.monotonic()
     time.sleep(window_s)
     calls_after, window = athena_calls(stack), time.monotonic() - window_began
     rate = (status_calls(calls_after) - status_calls(calls_before)) / window
     print(f"  status calls while parked: {rate:.2f}/s over {window:.0f} s (all promises together)")
-    for name, before in rss_before.items():
-        grown = group_rss_mb(stack, name) - before
-        print(f"  {name} memory: +{grown:.0f} MB, {grown * 1024 / count:.1f} KB per parked promise")
+    states = invocation_states(stack, PARKED_SERVICES)
+    print(f"  at the end of the window, their invocations: {dict(states)}")
+    for name, mb in memory_now(stack).items():
+        added, label = mb - rss_before[name], "restate-server" if name == "restate" else name
+        per_promise = added * 1024 / count
+        print(f"  {label} memory: +{added:.0f} MB, {per_promise:.1f} KB per parked promise")
+    # What of the service's growth is still live, and what its allocators only keep.
+    holds = totals(service_report(stack, report))
+    grown = {key: holds[key] - held_before[key] for key in holds}
+    print(
+        f"  of the service's: {grown['live_kb'] / 1024:+.0f} MB in use by pymalloc and malloc, "
+        f"{grown['kept_kb'] / 1024:+.0f} MB free inside them (pymalloc's arenas, malloc's "
+        f"heaps: resident unless trimmed); {grown['objects']:+d} objects tracked by gc, "
+        f"{holds['tasks']} asyncio tasks, {holds['threads']} threads"
+    )
+    pools = restate_memory(stack)
+    print(
+        "  of restate-server's: "
+        + ", ".join(f"{key[:-3]} {pools[key] - pools_before[key]:+.0f} MB" for key in pools)
+        + " (RocksDB's memtables, the invoker's pool for open invocations, jemalloc)"
+    )
     released = requests.post(f"{stack.athena_url}/_local/release", timeout=30).json()["released"]
     print(f"  released {released} queries at once")
     report_delivery(stack, invocations, "the release")
@@ -166,12 +250,14 @@ def main() -> None:
         completion_mode=args.mode,
         athena_args=["--queue-delay", "0"],
         service_workers=args.service_workers,
+        service_env=report_env(workdir / "service-memory.jsonl"),
     )
     try:
         with LocalStack(config) as stack:
             if args.parked:
                 safety_net_s = Settings().safety_net_interval_s if args.mode == "both" else 0.0
-                parked(stack, args.parked, args.window, safety_net_s, not args.with_events)
+                report = workdir / "service-memory.jsonl"
+                parked(stack, args.parked, args.window, safety_net_s, not args.with_events, report)
             if args.burst:
                 burst(stack, args.burst)
     finally:

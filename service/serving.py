@@ -16,6 +16,8 @@ from typing import Literal, cast
 
 from restate.server import install_shutdown_hook
 
+from service import memory
+
 HttpServer = Literal["granian", "hypercorn"]
 
 # Restate holds its HTTP/2 connections open, so a graceful close can wait forever. Every
@@ -36,11 +38,16 @@ async def serve(app: object, host: str, port: int, http_server: HttpServer = "gr
     # signal handlers of its own here: this function owns the stop.
     install_shutdown_hook(loop, stopping.set, signal.SIGTERM)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
+    memory.install(loop)  # a benchmark's memory report on SIGUSR1, when asked for
+    # A burst of open invocations leaves glibc holding their freed pages once they suspend;
+    # hand them back now and then (docs/benchmarks.md, "Memory per parked promise").
+    trimmer = asyncio.create_task(memory.release_freed_memory_every())
     run = _granian if http_server == "granian" else _hypercorn
     server = asyncio.create_task(run(app, host, port, stopping.wait))
     await asyncio.wait(
         {server, asyncio.create_task(stopping.wait())}, return_when="FIRST_COMPLETED"
     )
+    trimmer.cancel()
     done, _ = await asyncio.wait({server}, timeout=SHUTDOWN_GRACE_S)
     if not done:
         logging.shutdown()

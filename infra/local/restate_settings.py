@@ -3,17 +3,35 @@
 Measured with `make bench` on this project's 2 cores (docs/benchmarks.md, docs/cluster.md):
 restate-server's defaults are a production node's (24 partitions, each a processor with a
 thread of its own), and on a small machine those threads cost more CPU per query than the
-work itself. Each key is a key of restate.toml (`section.key` for one in a section) and,
-the same, an environment variable `RESTATE_<KEY>` (`default-num-partitions` is
-`RESTATE_DEFAULT_NUM_PARTITIONS`, `bifrost.default-provider` is
-`RESTATE_BIFROST__DEFAULT_PROVIDER`); a variable already set in the environment wins, so a
-run can compare against the defaults.
+work itself. Each key is a key of restate.toml and, the same, an environment variable
+`RESTATE_<KEY>` (`default-num-partitions` is `RESTATE_DEFAULT_NUM_PARTITIONS`); a variable
+already set in the environment wins, so a run can compare against the defaults.
 
 The number of partitions is fixed when a cluster is first provisioned: a base directory that
 was started with another count keeps it (start from a fresh one to change it).
+
+A nested key is written dotted (`worker.invoker.inactivity-timeout`): in restate.toml that is
+the `[worker.invoker]` table, and its variable joins the levels with `__`
+(`RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT`).
 """
 
 from collections.abc import Mapping
+
+# How long an invocation that waits on nothing but Restate (a parked promise on its awakeable,
+# `query/query` on the promise) stays open in the service before Restate asks it to suspend.
+# With the default 1m, every promise parked in the last minute stays open (its coroutine, the
+# SDK's state machine, an HTTP/2 stream: about 50 KB of the service's memory each), and the
+# open `query/query` calls fill the invoker's 1000 concurrent invocations, so the promises
+# they wait on (and the sweeper's sweeps) wait a minute for a slot: 2,000 parked in 190 s, and
+# 30 s with 5s (docs/benchmarks.md, "Memory per parked promise"). Suspending loses nothing:
+# the journal has every step. A step still running when it fires finishes (abort-timeout,
+# 10m by default, is untouched) and the invocation suspends after it, to resume by a replay
+# (tests/test_inactivity_timeout.py); a query that ends within 5 s never suspends at all.
+INACTIVITY_TIMEOUT = "5s"
+INACTIVITY_TIMEOUT_VARIABLE = "RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT"
+INVOKER: dict[str, object] = {
+    "worker.invoker.inactivity-timeout": INACTIVITY_TIMEOUT,
+}
 
 # One node on a small machine: one partition processor does all the work on one thread, with
 # no cross-partition hops for the promise's calls between its objects. Its log in the node's
@@ -24,6 +42,7 @@ from collections.abc import Mapping
 SINGLE_NODE: dict[str, object] = {
     "default-num-partitions": 1,
     "bifrost.default-provider": "local",
+    **INVOKER,
 }
 
 # Three nodes: each partition runs a leader and a follower (replication 2), so every one
@@ -34,6 +53,7 @@ SINGLE_NODE: dict[str, object] = {
 CLUSTER_PARTITIONS = 8
 CLUSTER: dict[str, object] = {
     "default-num-partitions": CLUSTER_PARTITIONS,
+    **INVOKER,
 }
 
 
