@@ -58,15 +58,21 @@ def group_rss_mb(stack: LocalStack, name: str) -> float:
     process = stack.processes.get(name)
     if process is None or process.pid is None:
         return 0.0
+    return groups_rss_mb([process.pid])
+
+
+def groups_rss_mb(leaders: list[int]) -> float:
+    """Resident memory of every live process in these process groups, in MiB."""
     total_kb = 0
-    for pid, _ in group_stats(process.pid):
-        try:
-            with open(f"/proc/{pid}/status") as status:
-                total_kb += next(
-                    int(line.split()[1]) for line in status if line.startswith("VmRSS:")
-                )
-        except (OSError, StopIteration):
-            continue
+    for leader in leaders:
+        for pid, _ in group_stats(leader):
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    total_kb += next(
+                        int(line.split()[1]) for line in status if line.startswith("VmRSS:")
+                    )
+            except (OSError, StopIteration):
+                continue
     return total_kb / 1024
 
 

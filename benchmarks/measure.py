@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -151,3 +152,17 @@ def finish(stack: LocalStack, client: Any, run: Run) -> Sample:
         completion_to_wakeup_s=awakeable_resolved_at(stack, run.invocation_id) - run.completed_at,
         completion_to_push_s=parse_time(delivery["received_at"]) - run.completed_at,
     )
+
+
+def wait_for(what: str, so_far: Callable[[], int], goal: int, timeout_s: float) -> float:
+    """Seconds until `so_far()` reaches `goal`, saying how far it got every 30 s meanwhile."""
+    began = said = time.monotonic()
+    while (reached := so_far()) < goal:
+        now = time.monotonic()
+        if now - began > timeout_s:
+            raise TimeoutError(f"{what}: {reached} of {goal} after {timeout_s:g} s")
+        if now - said >= 30:
+            print(f"  ... {what}: {reached} of {goal} after {now - began:.0f} s", flush=True)
+            said = now
+        time.sleep(2)
+    return time.monotonic() - began

@@ -17,7 +17,8 @@ from typing import Any
 
 import requests
 
-from benchmarks.costs import admin_sql, group_cpu_s, group_stats
+from benchmarks.costs import admin_sql, group_cpu_s, groups_rss_mb
+from benchmarks.measure import wait_for
 from infra.local.restate_settings import INACTIVITY_TIMEOUT_VARIABLE, SINGLE_NODE
 from infra.local.stack import LocalStack
 from service.memory import REPORT_ENV
@@ -49,17 +50,11 @@ def wait_until_suspended(
     stack: LocalStack, services: tuple[str, ...], count: int, timeout_s: float
 ) -> float:
     """Seconds until `count` invocations of each of these services are suspended."""
-    began = said = time.monotonic()
-    goal = count * len(services)
-    while (states := invocation_states(stack, services))["suspended"] < goal:
-        now = time.monotonic()
-        if now - began > timeout_s:
-            raise TimeoutError(f"suspended: {dict(states)} of {goal} after {timeout_s:g} s")
-        if now - said >= 30:
-            print(f"  ... suspended: {dict(states)} after {now - began:.0f} s", flush=True)
-            said = now
-        time.sleep(2)
-    return time.monotonic() - began
+
+    def suspended() -> int:
+        return invocation_states(stack, services)["suspended"]
+
+    return wait_for("suspended", suspended, count * len(services), timeout_s)
 
 
 def report_env(report: Path) -> dict[str, str]:
@@ -76,17 +71,7 @@ def service_pids(stack: LocalStack) -> list[int]:
 
 def service_rss_mb(stack: LocalStack) -> float:
     """Resident memory of the service's processes (every worker), in MiB."""
-    total_kb = 0
-    for leader in service_pids(stack):
-        for pid, _ in group_stats(leader):
-            try:
-                with open(f"/proc/{pid}/status") as status:
-                    total_kb += next(
-                        int(line.split()[1]) for line in status if line.startswith("VmRSS:")
-                    )
-            except (OSError, StopIteration):
-                continue
-    return total_kb / 1024
+    return groups_rss_mb(service_pids(stack))
 
 
 def service_cpu_s(stack: LocalStack) -> float:

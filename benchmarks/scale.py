@@ -22,14 +22,13 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 
 from benchmarks.costs import group_rss_mb
-from benchmarks.measure import scratch_workdir
+from benchmarks.measure import scratch_workdir, wait_for
 from benchmarks.memory import (
     inactivity_timeout,
     invocation_states,
@@ -86,20 +85,6 @@ def status_calls(calls: dict[str, int]) -> int:
 
 def deliveries(stack: LocalStack) -> list[dict[str, object]]:
     return list(requests.get(f"{stack.listener_url}/deliveries", timeout=120).json())
-
-
-def wait_for(what: str, so_far: Callable[[], int], goal: int, timeout_s: float) -> float:
-    """Seconds until `so_far()` reaches `goal`, saying how far it got every 30 s meanwhile."""
-    began = said = time.monotonic()
-    while (reached := so_far()) < goal:
-        now = time.monotonic()
-        if now - began > timeout_s:
-            raise TimeoutError(f"{what}: {reached} of {goal} after {timeout_s:g} s")
-        if now - said >= 30:
-            print(f"  ... {what}: {reached} of {goal} after {now - began:.0f} s", flush=True)
-            said = now
-        time.sleep(2)
-    return time.monotonic() - began
 
 
 def report_delivery(stack: LocalStack, invocations: list[str], waited_for: str) -> None:
