@@ -26,6 +26,11 @@ def test_a_single_node_keeps_its_log_in_the_local_loglet(tmp_path: Path) -> None
     assert single_node_env(tmp_path, {})["RESTATE_BIFROST__DEFAULT_PROVIDER"] == "local"
 
 
+def test_the_invoker_keeps_at_most_500_invocations_open(tmp_path: Path) -> None:
+    variable = "RESTATE_WORKER__INVOKER__CONCURRENT_INVOCATIONS_LIMIT"
+    assert single_node_env(tmp_path, {})[variable] == "500"
+
+
 def test_a_variable_the_caller_set_wins(tmp_path: Path) -> None:
     caller = {"RESTATE_DEFAULT_NUM_PARTITIONS": "24"}
     assert single_node_env(tmp_path, caller)["RESTATE_DEFAULT_NUM_PARTITIONS"] == "24"
