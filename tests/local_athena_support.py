@@ -41,14 +41,7 @@ class LocalAthena:
 
     def client(self, max_attempts: int = 3) -> AthenaClient:
         """A stock boto3 client with dummy credentials, pointed at this endpoint."""
-        return boto3.client(
-            "athena",
-            endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(retries={"mode": "standard", "max_attempts": max_attempts}),
-        )
+        return athena_client(self.url, max_attempts)
 
     def get_json(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=5) as response:
@@ -116,3 +109,15 @@ def _wait_until_healthy(athena: LocalAthena, deadline: float) -> None:
             pass
         time.sleep(0.05)
     raise RuntimeError(f"local Athena was not healthy within 20 s:\n{athena.log()}")
+
+
+def athena_client(url: str, max_attempts: int = 3) -> AthenaClient:
+    """A stock boto3 client with dummy credentials, pointed at a local Athena's URL."""
+    return boto3.client(
+        "athena",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=Config(retries={"mode": "standard", "max_attempts": max_attempts}),
+    )

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
 
 from infra.local.stack import LocalStack
 from service.models import DEMO_QUERY
+from tests.local_athena_support import athena_client
 from tests.stack_support import executions_of, running_stack, submit, tagged, wait_until
 
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
@@ -41,13 +41,7 @@ def csv_rows(body: bytes) -> list[list[str]]:
 
 def athena(stack: LocalStack) -> Any:
     """A boto3 client of the local Athena, to read what Athena itself says of a query."""
-    return boto3.client(
-        "athena",
-        endpoint_url=stack.athena_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return athena_client(stack.athena_url)
 
 
 def test_a_200000_row_result_arrives_by_link_and_the_link_downloads_a_matching_csv(
