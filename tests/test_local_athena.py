@@ -191,6 +191,28 @@ def test_pages_equal_duckdbs_own_answer(
     assert served == [(i, day.isoformat(), value) for i, day, value in expected]
 
 
+def test_small_pages_serve_the_same_rows_across_the_first_page(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The first page comes from memory, later ones from DuckDB: pages of 7 rows that cross
+    from one to the other give what pages of 1000 give, NULLs as Datums without a value."""
+    data_dir = generated_data(tmp_path_factory, 1_200)
+    with running_local_athena(data_dir, *FAST) as athena:
+        client = athena.client()
+        sql = 'SELECT id, NULLIF("value", "value") AS nothing FROM "demo_db"."table" ORDER BY id'
+        execution_id = run_query(client, sql)["QueryExecutionId"]
+
+        def rows(page_size: int) -> list[Any]:
+            pages = client.get_paginator("get_query_results").paginate(
+                QueryExecutionId=execution_id, PaginationConfig={"PageSize": page_size}
+            )
+            return [row["Data"] for page in pages for row in page["ResultSet"]["Rows"]]
+
+        small, large = rows(7), rows(1000)
+    assert len(small) == 1_201 and small == large
+    assert all(datum[1] == {} for datum in small[1:])
+
+
 def test_bad_sql_fails_with_athenas_wording(client: AthenaClient) -> None:
     execution = run_query(client, "SELEC 1")
     status = execution["Status"]

@@ -40,6 +40,9 @@ class Execution:
     planning_ms: int = 0
     data_scanned: int = 0
     result: ResultSummary | None = None
+    # The result's first page, as the result file has it: what GetQueryResults is asked for
+    # most, answered from memory rather than by a query of DuckDB's results table.
+    first_page: list[list[str | None]] | None = None
     event_sequence: int = 0
     calls: Counter[str] = field(default_factory=Counter)
     calls_before_completion: Counter[str] = field(default_factory=Counter)
@@ -53,6 +56,11 @@ class Execution:
         if self.reused_from is not None:  # Athena points at the reused result's file
             return self.reused_from.output_location
         return f"{self.output_prefix.rstrip('/')}/{self.id}.csv"
+
+    @property
+    def leading_rows(self) -> list[list[str | None]] | None:
+        """The first page of the rows GetQueryResults reads (the reused execution's, or its own)."""
+        return self.reused_from.leading_rows if self.reused_from is not None else self.first_page
 
     @property
     def result_id(self) -> str:

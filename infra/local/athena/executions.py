@@ -10,7 +10,7 @@ from .engine import QueryEngine
 from .events import EventPublisher
 from .execution import Execution, State
 from .failures import SYSTEM, QueryFailure, internal_failure
-from .protocol import StartQueryExecutionRequest, invalid_request
+from .protocol import RESULTS_PAGE_LIMIT, StartQueryExecutionRequest, invalid_request
 from .rendering import row_data
 from .results import local_path_for, write_csv
 from .sqltext import parse_hints, statement_type
@@ -202,7 +202,8 @@ class Executions:
         try:
             path = local_path_for(execution.output_location, self._config.results_dir)
             header = [column["Name"] for column in result.columns]
-            write_csv(path, header, self._rendered_pages(execution.id, result.athena_types))
+            pages = self._rendered_pages(execution.id, result.athena_types)
+            write_csv(path, header, self._keeping_first_page(execution, pages))
         except (OSError, ValueError) as error:
             raise QueryFailure(
                 "GENERIC_INTERNAL_ERROR",
@@ -211,6 +212,16 @@ class Executions:
                 error_type=401,  # Athena's "Failed to write query results to Amazon S3"
                 detail=str(error),
             ) from error
+
+    @staticmethod
+    def _keeping_first_page(
+        execution: Execution, pages: Iterator[list[list[str | None]]]
+    ) -> Iterator[list[list[str | None]]]:
+        """The pages, on their way to the file; the first one's leading rows kept as well."""
+        for number, page in enumerate(pages):
+            if number == 0:
+                execution.first_page = page[:RESULTS_PAGE_LIMIT]
+            yield page
 
     def _rendered_pages(
         self, execution_id: str, types: list[str]

@@ -96,7 +96,10 @@ async def get_query_results(athena: Athena, body: dict[str, Any]) -> dict[str, A
     if start < header:
         rows.append({"Data": [{"VarCharValue": column["Name"]} for column in result.columns]})
     first, count = max(start - header, 0), end - max(start, header)
-    if count > 0:
+    leading = execution.leading_rows
+    if count > 0 and leading is not None and first + count <= len(leading):
+        rows += [{"Data": _datums(values)} for values in leading[first : first + count]]
+    elif count > 0:
         page = (athena.engine, execution.result_id, result.athena_types, first, count)
         rows += await asyncio.to_thread(_data_rows, *page)
     response: dict[str, Any] = {
@@ -138,6 +141,11 @@ def _data_rows(
     engine: QueryEngine, execution_id: str, types: list[str], first: int, count: int
 ) -> list[dict[str, Any]]:
     return [{"Data": row_data(row, types)} for row in engine.rows(execution_id, first, count)]
+
+
+def _datums(values: list[str | None]) -> list[dict[str, str]]:
+    """A row as the result file has it, as Athena sends it: a NULL is a Datum without a value."""
+    return [{} if value is None else {"VarCharValue": value} for value in values]
 
 
 def _next_token(execution_id: str, offset: int) -> str:

@@ -124,9 +124,15 @@ class BatchGetQueryExecutionRequest(_Request):
     query_execution_ids: list[str] = Field(alias="QueryExecutionIds", min_length=1, max_length=50)
 
 
+# The most rows a GetQueryResults page holds (the header row of a SELECT's first page included).
+RESULTS_PAGE_LIMIT = 1000
+
+
 class GetQueryResultsRequest(QueryExecutionIdRequest):
     next_token: str | None = Field(default=None, alias="NextToken", min_length=1, max_length=1024)
-    max_results: int = Field(default=1000, alias="MaxResults", ge=1, le=1000)
+    max_results: int = Field(
+        default=RESULTS_PAGE_LIMIT, alias="MaxResults", ge=1, le=RESULTS_PAGE_LIMIT
+    )
 
 
 def parse_request(model: type[Model], body: dict[str, Any]) -> Model:
