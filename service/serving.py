@@ -17,6 +17,7 @@ from typing import Literal, cast
 from restate.server import install_shutdown_hook
 
 from service import memory
+from service.promisify.delivery.webhook import RECEIVERS
 
 HttpServer = Literal["granian", "hypercorn"]
 
@@ -52,6 +53,7 @@ async def serve(app: object, host: str, port: int, http_server: HttpServer = "gr
     if not done:
         logging.shutdown()
         os._exit(0)
+    await RECEIVERS.close()  # the webhook connections kept alive, closed like the server's
     server.result()  # a server that could not start (a port in use) says why
 
 

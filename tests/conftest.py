@@ -1,10 +1,11 @@
 """One real local stack per test session: restate-server, local Athena, service, listener."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from infra.local.stack import LocalStack
+from service.promisify.delivery.webhook import RECEIVERS
 from tests.stack_support import running_stack
 
 
@@ -33,3 +34,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with running_stack(tmp_path_factory.mktemp("stack")) as local_stack:
         yield local_stack
+
+
+@pytest.fixture
+async def webhook_connections() -> AsyncIterator[None]:
+    """For tests that POST webhooks in their own event loop: the connections the sender
+    keeps alive are closed with the test, as the service closes them when it stops."""
+    yield
+    await RECEIVERS.close()

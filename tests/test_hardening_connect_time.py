@@ -15,6 +15,8 @@ from aiohttp.test_utils import TestServer
 import service.promisify.delivery.webhook as webhook
 from service.promisify.delivery.webhook import post_webhook
 
+pytestmark = pytest.mark.usefixtures("webhook_connections")
+
 BODY = b'{"state":"SUCCEEDED"}'
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]

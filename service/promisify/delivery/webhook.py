@@ -5,15 +5,23 @@ before any connection is tried, and the socket factory refuses every address the
 about to connect a socket to. The second check is the one that cannot be talked around: it
 sees the very address of the socket, whatever the URL's spelling or the DNS answer (rebinding)
 was. Redirects are never followed: a 3xx is a failed attempt, retried like a 5xx.
+
+Connections are kept alive and reused, one pool per event loop (`Receivers`): a busy
+receiver costs a TCP (and TLS) handshake per connection, not one per result. Both checks run
+when a connection is made, so a connection that is reused was checked when it was opened.
 """
 
+import asyncio
+import errno
 import socket
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import BaseModel
+from yarl import URL
 
 from service.promisify.delivery.callback_url import (
     CallbackUrlRefused,
@@ -33,6 +41,12 @@ USER_AGENT = "athena-durable-promise-webhooks/0.1"  # the project's name: receiv
 GIVE_UP_STATUSES = {410}
 
 Verdict = Literal["delivered", "retry", "give_up"]
+# An idle connection is closed after this long: before the 5 s after which common servers
+# (Node.js, uvicorn) close theirs, so a POST seldom meets a connection the receiver dropped.
+KEEP_ALIVE_S = 4.0
+# The refusals of the POST being made (each call its own list): the guard is shared by every
+# connection of a pool, and aiohttp reports only that a connect failed.
+_refusals: ContextVar[list[str] | None] = ContextVar("webhook_refusals", default=None)
 
 
 class AttemptOutcome(BaseModel):
@@ -88,19 +102,63 @@ class ForbiddenPeer(OSError):
 
 class _PeerGuard:
     """aiohttp's socket factory: sees each address a socket is about to connect to, and
-    refuses a forbidden one. Remembers why, since aiohttp reports only a failed connect."""
+    refuses a forbidden one. Tells the POST why (`_refusals`), since aiohttp reports only a
+    failed connect."""
 
     def __init__(self, *, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self.refusals: list[str] = []
 
     def __call__(self, addr_info: aiohttp.connector.AddrInfoType) -> socket.socket:
         family, type_, proto, _, sockaddr = addr_info
         reason = refusal_for_address(str(sockaddr[0]), allow_private=self.allow_private)
         if reason:
-            self.refusals.append(reason)
+            refusals = _refusals.get()
+            if refusals is not None:
+                refusals.append(reason)
             raise ForbiddenPeer(reason)
         return socket.socket(family=family, type=type_, proto=proto)
+
+
+# Private networks allowed or not, and the resolver: each a pool of its own.
+_PoolKey = tuple[bool, AbstractResolver | None]
+
+
+class Receivers:
+    """Kept-alive connections to webhook receivers: a session per event loop (the service
+    runs one; Lambda keeps one across events) and per way of checking addresses."""
+
+    def __init__(self, keep_alive_s: float = KEEP_ALIVE_S) -> None:
+        self._keep_alive_s = keep_alive_s
+        self._pools: dict[asyncio.AbstractEventLoop, dict[_PoolKey, aiohttp.ClientSession]] = {}
+
+    def session(
+        self, *, allow_private: bool, resolver: AbstractResolver | None
+    ) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        # A loop that has closed (a test's) takes its sessions with it: nothing can use them.
+        for closed in [other for other in self._pools if other.is_closed()]:
+            del self._pools[closed]
+        sessions = self._pools.setdefault(loop, {})
+        key = (allow_private, resolver)
+        session = sessions.get(key)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=_CheckingResolver(allow_private=allow_private, inner=resolver),
+                socket_factory=_PeerGuard(allow_private=allow_private),
+                use_dns_cache=False,
+                keepalive_timeout=self._keep_alive_s,
+                limit=0,  # as many connections as POSTs at once, as before there was a pool
+            )
+            session = sessions[key] = aiohttp.ClientSession(connector=connector)
+        return session
+
+    async def close(self) -> None:
+        """Close the running loop's connections (when the service stops)."""
+        for session in self._pools.pop(asyncio.get_running_loop(), {}).values():
+            await session.close()
+
+
+RECEIVERS = Receivers()
 
 
 def signed_headers(secret: str, webhook_id: str, timestamp: int, body: bytes) -> dict[str, str]:
@@ -122,45 +180,70 @@ async def post_webhook(
     allow_private: bool,
     now: float,
     resolver: AbstractResolver | None = None,
+    receivers: Receivers = RECEIVERS,
 ) -> AttemptOutcome:
     """POST once; every failure is an outcome, never an exception. `resolver` answers DNS
     (default: the system's, in a thread); its answers are checked like any other."""
-    guard = _PeerGuard(allow_private=allow_private)
+    refusals: list[str] = []
+    _refusals.set(refusals)
     try:
         target = check_static(url)
         if literal_address(target.host):
             # aiohttp connects to an IP literal without asking the resolver: check it here.
             resolve_checked(target, allow_private=allow_private)
-        connector = aiohttp.TCPConnector(
-            resolver=_CheckingResolver(allow_private=allow_private, inner=resolver),
-            socket_factory=guard,
-            use_dns_cache=False,
-            force_close=True,
-        )
-        timeout = aiohttp.ClientTimeout(total=timeout_s)
-        async with (
-            aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
-            # The very URL object the checks read: one parse for the check and the connection.
-            session.post(
-                parse_url(url), data=body, headers=headers, allow_redirects=False
-            ) as response,
-        ):
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-            return AttemptOutcome(
-                verdict=classify(response.status),
-                status=response.status,
-                retry_after_s=retry_after,
-                error=None if response.status < 300 else f"HTTP {response.status}",
-            )
+        session = receivers.session(allow_private=allow_private, resolver=resolver)
+        async with asyncio.timeout(timeout_s):
+            return await _post(session, url, body, headers, now)
     except CallbackUrlRefused as refusal:
         return AttemptOutcome(verdict="give_up", error=f"callback_url {refusal}")
     except TimeoutError:
         return AttemptOutcome(verdict="retry", error=f"no answer within {timeout_s:g} s")
     except aiohttp.ClientError as error:
-        refused = guard.refusals[0] if guard.refusals else None
+        refused = refusals[0] if refusals else None
         if refused is None and isinstance(error.__cause__, CallbackUrlRefused):
             refused = str(error.__cause__)
         if refused is not None:
             return AttemptOutcome(verdict="give_up", error=f"callback_url {refused}")
         # Refused connections, resets and DNS failures may heal: try again later.
         return AttemptOutcome(verdict="retry", error=f"{type(error).__name__}: {error}")
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], now: float
+) -> AttemptOutcome:
+    # The very URL object the checks read: one parse for the check and the connection.
+    target = parse_url(url)
+    try:
+        return await _post_on(session, target, body, headers, now)
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
+        if not _dropped_before_answer(error):
+            raise
+    # A kept-alive connection the receiver had closed meanwhile fails before any answer:
+    # once more, on another connection (the webhook-id lets the receiver de-duplicate).
+    return await _post_on(session, target, body, headers, now)
+
+
+async def _post_on(
+    session: aiohttp.ClientSession,
+    target: URL,
+    body: bytes,
+    headers: dict[str, str],
+    now: float,
+) -> AttemptOutcome:
+    async with session.post(target, data=body, headers=headers, allow_redirects=False) as response:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        return AttemptOutcome(
+            verdict=classify(response.status),
+            status=response.status,
+            retry_after_s=retry_after,
+            error=None if response.status < 300 else f"HTTP {response.status}",
+        )
+
+
+def _dropped_before_answer(error: aiohttp.ClientError) -> bool:
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return True
+    return isinstance(error, aiohttp.ClientOSError) and error.errno in (
+        errno.ECONNRESET,
+        errno.EPIPE,
+    )
