@@ -185,7 +185,7 @@ async def post_webhook(
     """POST once; every failure is an outcome, never an exception. `resolver` answers DNS
     (default: the system's, in a thread); its answers are checked like any other."""
     refusals: list[str] = []
-    _refusals.set(refusals)
+    told = _refusals.set(refusals)
     try:
         target = check_static(url)
         if literal_address(target.host):
@@ -206,6 +206,8 @@ async def post_webhook(
             return AttemptOutcome(verdict="give_up", error=f"callback_url {refused}")
         # Refused connections, resets and DNS failures may heal: try again later.
         return AttemptOutcome(verdict="retry", error=f"{type(error).__name__}: {error}")
+    finally:
+        _refusals.reset(told)  # this POST's list goes with it, not into the caller's next one
 
 
 async def _post(
