@@ -30,6 +30,7 @@ from benchmarks.measure import (
 from benchmarks.stats import mean, print_table, summary_ms
 from benchmarks.temporal_peer.bench import measure_temporal
 from benchmarks.temporal_peer.bench import report as report_temporal
+from infra.athena_events import event_states
 from infra.local.config import NodePorts
 from infra.local.lambda_endpoint import lambda_cost
 from infra.local.processes import free_port
@@ -111,6 +112,22 @@ def report_throughput(rows: list[list[str]], queries: int) -> None:
         "webhook received by the listener). The last row is one Restate invocation that only "
         "refuses a bad request: the least any invocation costs here.",
     )
+
+
+def final_events_only(stack: LocalStack, promise: Callable[[], Run], count: int) -> list[str]:
+    """The pushed row again with the local Athena sending final states only, as the rule does
+    with -c athenaRunningEvents=false: what RUNNING's invocation costs a query."""
+    configure = f"{stack.athena_url}/_local/config"
+
+    def send_states(states: list[str]) -> None:
+        body = {"events_states": ",".join(states)}
+        requests.post(configure, json=body, timeout=10).raise_for_status()
+
+    send_states(event_states(running_events=False))
+    try:
+        return throughput(stack, "restate, both, pull + push, no RUNNING", promise, count, 100)
+    finally:
+        send_states(event_states())
 
 
 def use_mode(stack: LocalStack, mode: str) -> None:
@@ -205,6 +222,7 @@ def main() -> None:
                 throughput(stack, "boto3 loop, 20 ms poll", fast_loop, count, 100),
                 throughput(stack, "restate, both, pull", pull, count, 100),
                 throughput(stack, "restate, both, pull + push", promise, count, 100),
+                final_events_only(stack, promise, count),
                 # The floor under every row above: one invocation that does nothing.
                 throughput(stack, "one invocation, refused (400)", refusal, count, 100),
             ]
@@ -232,7 +250,8 @@ def chart_series(
         load = int(label.rsplit("(", 1)[1].split()[0])
         for name, prefix in lines.items():
             pull_only = ", pull (" in label
-            if label.startswith(prefix) and not pull_only and "lambda" not in label:
+            variant = "lambda" in label or "no RUNNING" in label
+            if label.startswith(prefix) and not pull_only and not variant:
                 series[name].append((load, p50))
     return series
 

@@ -345,6 +345,15 @@ def test_rule_matches_running_and_final_state_changes_in_the_workgroup(
     }
 
 
+@pytest.mark.parametrize("value", ["false", "False", False])
+def test_without_running_events_the_rule_sends_only_final_states(value: Any) -> None:
+    # One invocation a query fewer; a JSON false from cdk.json reads as -c's "false".
+    final_only = Synthesized(athenaRunningEvents=value)
+    _, rule = final_only.only("AWS::Events::Rule")
+    states = rule["Properties"]["EventPattern"]["detail"]["currentState"]
+    assert states == ["SUCCEEDED", "FAILED", "CANCELLED"]
+
+
 def test_api_destination_posts_to_the_restate_handler_with_the_api_key(
     synth: Synthesized,
 ) -> None:
@@ -610,6 +619,10 @@ def test_settings_accept_an_optional_service_principal() -> None:
         (
             {**CONTEXT, "lambdaBundling": "docker"},
             ["lambdaBundling must be pip or skip"],
+        ),
+        (
+            {**CONTEXT, "athenaRunningEvents": "no"},
+            ["athenaRunningEvents must be true or false", "-c athenaRunningEvents=false"],
         ),
     ],
 )

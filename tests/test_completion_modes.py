@@ -3,6 +3,7 @@
 Each mode gets a stack of its own (COMPLETION_MODE is a deployment setting).
 """
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,11 +15,12 @@ import requests
 
 from infra.local.athena.events import eventbridge_envelope
 from infra.local.stack import LocalStack, admin_sql
-from service.models import DEMO_QUERY
+from service.models import DEMO_QUERY, webhook_id_for
 from tests.stack_support import (
     athena_stats,
     attach,
     executions_of,
+    run_poller,
     running_stack,
     send,
     submit,
@@ -33,6 +35,14 @@ pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     tmp = tmp_path_factory.mktemp("events")
     with running_stack(tmp, completion_mode="events", with_listener=False) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def final_events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    tmp = tmp_path_factory.mktemp("final-events")
+    # As the EventBridge rule with -c athenaRunningEvents=false: final states only.
+    with running_stack(tmp, completion_mode="events", running_events=False) as stack:
         yield stack
 
 
@@ -185,6 +195,38 @@ def test_service_restarted_while_the_event_is_in_flight(events_stack: LocalStack
     execution = only_execution(events_stack, sql)
     assert execution["calls"]["StartQueryExecution"] == 1
     assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
+
+
+def test_without_running_events_one_event_a_query_ends_it(final_events_stack: LocalStack) -> None:
+    stack = final_events_stack
+    sql, key = tagged(DEMO_QUERY, "queue_delay_s=0.1 run_time_s=3"), str(uuid.uuid4())
+    body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
+    assert send(stack, body, key).status_code == 202
+
+    def running() -> bool:
+        return any(e["state"] == "RUNNING" for e in executions_of(stack, sql).values())
+
+    wait_until(running, 30, "Athena running the query")
+    # No RUNNING event came: status shows what the promise last heard, that it queued.
+    shown = run_poller(stack, "status", "--key", key, timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert (status["phase"], status["athena_state"]) == ("queued", "QUEUED")
+
+    result = attach(stack, key).json()
+    assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
+    delivery = stack.wait_for_delivery(webhook_id_for(result["invocation_id"]))
+    assert json.loads(delivery["body"]) == result
+    execution = only_execution(stack, sql)
+    assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
+    # The final state was the one event Restate took for this query: one invocation.
+    query_id = result["query_execution_id"]
+    taken = admin_query(
+        stack,
+        "SELECT id FROM sys_invocation WHERE target_service_name = 'completion' "
+        f"AND target_service_key = '{query_id}' AND target_handler_name = 'onEvent'",
+    )
+    assert len(taken) == 1
 
 
 def test_both_mode_safety_net_catches_a_dropped_event(both_stack: LocalStack) -> None:

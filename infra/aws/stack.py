@@ -30,6 +30,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.athena_events import event_states
 from infra.aws import lambda_package
 from infra.schema import DATA_DIR, ColumnType, TableSchema, load_schema
 
@@ -39,8 +40,6 @@ RESULTS_PREFIX = "results/"
 # Straight to the query's mailbox: EventBridge fills the `*` with the query's id.
 EVENTS_HANDLER_PATH = "/completion/*/onEvent"
 EVENTS_PATH_PARAMETERS = ["$.detail.queryExecutionId"]
-# Final states resolve the promise, RUNNING is what its status shows; QUEUED is not sent.
-EVENT_STATES = ["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
 
 # Schema column types are Hive types already; the map makes the Glue type explicit per type.
 GLUE_TYPES: dict[ColumnType, str] = {
@@ -180,6 +179,9 @@ class DeploySettings:
     allowed_workgroups: tuple[str, ...] = ()
     allowed_databases: tuple[str, ...] = ()
     allowed_output_locations: tuple[str, ...] = ()
+    # -c athenaRunningEvents=false: only final states reach Restate, one invocation a query
+    # fewer; status then shows QUEUED until the query ends (infra/athena_events.py).
+    running_events: bool = True
 
     @property
     def events_endpoint(self) -> str:
@@ -232,6 +234,15 @@ def settings_from_context(scope: Construct) -> DeploySettings:
         )
     if bundling not in ("pip", "skip"):
         problems.append(f"Context parameter lambdaBundling must be pip or skip, got {bundling!r}.")
+    # A string from -c, or a JSON boolean from cdk.json: both read as true or false.
+    running = scope.node.try_get_context("athenaRunningEvents")
+    running_events = "true" if running is None else str(running).lower()
+    if running_events not in ("true", "false"):
+        problems.append(
+            f"Context parameter athenaRunningEvents must be true or false, got "
+            f"{running_events!r}: pass -c athenaRunningEvents=false to send only final "
+            "states, or leave it out."
+        )
     workgroups = _names(scope, "athenaAllowedWorkgroups", r"[a-zA-Z0-9._-]{1,128}", problems)
     databases = _names(scope, "athenaAllowedDatabases", r"[a-z0-9_]{1,255}", problems)
     locations = _names(
@@ -252,6 +263,7 @@ def settings_from_context(scope: Construct) -> DeploySettings:
         allowed_workgroups=workgroups,
         allowed_databases=databases,
         allowed_output_locations=locations,
+        running_events=running_events != "false",
     )
 
 
@@ -527,10 +539,10 @@ class AthenaPromiseStack(Stack):
             description="Restate completion/{queryExecutionId}/onEvent",
         )
 
-        # Athena's state changes in this workgroup (RUNNING and final), sent whole (the
-        # EventBridge envelope) to the query's own mailbox in Restate as plain
-        # application/json (EventBridge's default adds a charset); failed deliveries are
-        # retried for two hours, then dead-lettered.
+        # Athena's state changes in this workgroup (RUNNING unless left out, and the final
+        # ones), sent whole (the EventBridge envelope) to the query's own mailbox in Restate
+        # as plain application/json (EventBridge's default adds a charset); failed
+        # deliveries are retried for two hours, then dead-lettered.
         events.Rule(
             self,
             "QueryStateChangeRule",
@@ -540,7 +552,7 @@ class AthenaPromiseStack(Stack):
                 detail_type=["Athena Query State Change"],
                 detail={
                     "workgroupName": [WORKGROUP_NAME, *settings.allowed_workgroups],
-                    "currentState": EVENT_STATES,
+                    "currentState": event_states(settings.running_events),
                 },
             ),
             targets=[

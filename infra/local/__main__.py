@@ -87,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run the service behind a local AWS Lambda endpoint, registered by ARN",
     )
     parser.add_argument(
+        "--no-running-events",
+        dest="running_events",
+        action="store_false",
+        help="the local Athena sends only final states (one invocation a query fewer; status "
+        "shows QUEUED until the query ends), as -c athenaRunningEvents=false does on AWS",
+    )
+    parser.add_argument(
         "--traces-to",
         metavar="URL",
         help="an OTLP/HTTP traces endpoint (http://127.0.0.1:4318/v1/traces) for "
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             service_workers=args.service_workers,
             use_lambda=args.use_lambda,
             traces_endpoint=args.traces_to,
+            running_events=args.running_events,
         )
         if args.base_dir:
             config.base_dir = args.base_dir.resolve()

@@ -4,6 +4,7 @@ import os
 import sys
 from pathlib import Path
 
+from infra.athena_events import event_states
 from infra.local.athena.workgroups import service_allow_lists
 from infra.local.cluster import define_nodes
 from infra.local.config import (
@@ -20,7 +21,7 @@ from infra.local.processes import ManagedProcess
 from infra.local.restate_settings import SINGLE_NODE, environment
 
 EVENTS_PATH = "/completion/{queryExecutionId}/onEvent"
-EVENTS_STATES = "RUNNING,SUCCEEDED,FAILED,CANCELLED"
+EVENTS_STATES = ",".join(event_states())
 # Not "restate-...": the stack takes those names for the nodes themselves.
 INGRESS_BALANCER = "ingress-balancer"
 
@@ -68,13 +69,14 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                 str(ports.athena),
                 "--data",
                 str(config.data_dir),
-                # Like the EventBridge rule: RUNNING and final states only, straight to the
-                # query's mailbox (the id is a path parameter), through the balancer across
-                # every node's ingress in a cluster: any node may be the one that is down.
+                # Like the EventBridge rule: RUNNING (unless left out) and final states only,
+                # straight to the query's mailbox (the id is a path parameter), through the
+                # balancer across every node's ingress in a cluster: any node may be the one
+                # that is down.
                 "--events-url",
                 f"{local_url(ingress_port(config))}{EVENTS_PATH}",
                 "--events-states",
-                EVENTS_STATES,
+                ",".join(event_states(config.running_events)),
                 "--results-dir",
                 str(config.base_dir / "athena-results"),  # LocalStack.athena_results_dir
                 *config.athena_args,

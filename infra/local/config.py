@@ -86,6 +86,9 @@ class StackConfig:
     ports: Ports = field(default_factory=Ports.from_environment)
     webhook_secret: str = field(default_factory=webhook_secret, repr=False)
     completion_mode: str = "both"
+    # False: the local Athena sends only final states, as the EventBridge rule does with
+    # -c athenaRunningEvents=false (status shows QUEUED until the query ends).
+    running_events: bool = True
     # Restate nodes: 1 is a single restate-server as always; more form a cluster.
     nodes: int = 1
     # Each node's ports; empty means those `node_ports` derives from the configured ones.
