@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+import infra.local.__main__ as cli
 import infra.local.stack as stack_module
+from infra.local.components import define_components
 from infra.local.processes import StackError, free_port
 from infra.local.stack import LocalStack, Ports, StackConfig
 
@@ -130,3 +132,19 @@ def test_the_service_answers_only_requests_signed_by_the_stacks_restate(stack: L
         unsigned = requests.post(f"{stack.service_url}{path}", data=b"", timeout=10)
         assert unsigned.status_code == 401, (path, unsigned.status_code, unsigned.text)
     assert requests.get(f"{stack.service_url}/health", timeout=10).status_code == 200
+
+
+def test_no_running_events_reaches_the_local_athenas_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[StackConfig] = []
+    monkeypatch.setattr(cli, "up", started.append)
+    assert cli.main(["up", "--no-running-events", "--base-dir", str(tmp_path)]) == 0
+    (config,) = started
+
+    def sent_states(config: StackConfig) -> str:
+        (athena,) = [p for p in define_components(config, tmp_path) if p.name == "athena"]
+        return athena.command[athena.command.index("--events-states") + 1]
+
+    assert sent_states(config) == "SUCCEEDED,FAILED,CANCELLED"
+    assert sent_states(StackConfig(base_dir=tmp_path)) == "RUNNING,SUCCEEDED,FAILED,CANCELLED"
