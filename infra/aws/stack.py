@@ -534,7 +534,8 @@ class AthenaPromiseStack(Stack):
             connection=connection,
             endpoint=settings.events_endpoint,
             http_method=events.HttpMethod.POST,
-            # Two events a query (RUNNING, final): room for 50 queries a second.
+            # Two events a query (RUNNING, final): room for 50 queries a second (100 with
+            # athenaRunningEvents=false, one event a query).
             rate_limit_per_second=100,
             description="Restate completion/{queryExecutionId}/onEvent",
         )
