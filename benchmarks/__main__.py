@@ -114,20 +114,31 @@ def report_throughput(rows: list[list[str]], queries: int) -> None:
     )
 
 
-def final_events_only(stack: LocalStack, promise: Callable[[], Run], count: int) -> list[str]:
-    """The pushed row again with the local Athena sending final states only, as the rule does
-    with -c athenaRunningEvents=false: what RUNNING's invocation costs a query."""
+def pushed_with_and_without_running(
+    stack: LocalStack, promise: Callable[[], Run], count: int
+) -> list[list[str]]:
+    """The pushed row with every event, and again with the local Athena sending final states
+    only (as the rule does with -c athenaRunningEvents=false): what RUNNING's invocation costs.
+    Measured A B B A, each figure the mean of its two rows, so that the machine's drift over
+    the four rows cancels out of the difference."""
     configure = f"{stack.athena_url}/_local/config"
-
-    def send_states(states: list[str]) -> None:
-        body = {"events_states": ",".join(states)}
-        requests.post(configure, json=body, timeout=10).raise_for_status()
-
-    send_states(event_states(running_events=False))
+    labels = {True: "restate, both, pull + push", False: "restate, both, pull + push, no RUNNING"}
+    rows: dict[bool, list[list[str]]] = {True: [], False: []}
     try:
-        return throughput(stack, "restate, both, pull + push, no RUNNING", promise, count, 100)
+        for running in (True, False, False, True):
+            body = {"events_states": ",".join(event_states(running))}
+            requests.post(configure, json=body, timeout=10).raise_for_status()
+            rows[running].append(throughput(stack, labels[running], promise, count, 100))
     finally:
-        send_states(event_states())
+        body = {"events_states": ",".join(event_states())}
+        requests.post(configure, json=body, timeout=10).raise_for_status()
+    return [mean_row(rows[True]), mean_row(rows[False])]
+
+
+def mean_row(rows: list[list[str]]) -> list[str]:
+    """Rows of one measurement as one: the label, then each figure's mean (p50 in whole ms)."""
+    means = [mean([float(row[column]) for row in rows]) for column in range(1, len(rows[0]))]
+    return [rows[0][0], f"{means[0]:.0f}", *(f"{value:.1f}" for value in means[1:])]
 
 
 def use_mode(stack: LocalStack, mode: str) -> None:
@@ -221,8 +232,7 @@ def main() -> None:
             rates = [
                 throughput(stack, "boto3 loop, 20 ms poll", fast_loop, count, 100),
                 throughput(stack, "restate, both, pull", pull, count, 100),
-                throughput(stack, "restate, both, pull + push", promise, count, 100),
-                final_events_only(stack, promise, count),
+                *pushed_with_and_without_running(stack, promise, count),
                 # The floor under every row above: one invocation that does nothing.
                 throughput(stack, "one invocation, refused (400)", refusal, count, 100),
             ]
