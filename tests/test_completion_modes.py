@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,14 +36,6 @@ pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     tmp = tmp_path_factory.mktemp("events")
     with running_stack(tmp, completion_mode="events", with_listener=False) as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
-def final_events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    tmp = tmp_path_factory.mktemp("final-events")
-    # As the EventBridge rule with -c athenaRunningEvents=false: final states only.
-    with running_stack(tmp, completion_mode="events", running_events=False) as stack:
         yield stack
 
 
@@ -195,6 +188,14 @@ def test_service_restarted_while_the_event_is_in_flight(events_stack: LocalStack
     execution = only_execution(events_stack, sql)
     assert execution["calls"]["StartQueryExecution"] == 1
     assert execution["calls_before_completion"].get("GetQueryExecution", 0) == 0
+
+
+@pytest.fixture
+def final_events_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    # As the EventBridge rule with -c athenaRunningEvents=false: final states only. Its own
+    # test's lifetime, so it is gone before the next module-wide stack starts.
+    with running_stack(tmp_path, completion_mode="events", running_events=False) as stack:
+        yield stack
 
 
 def test_without_running_events_one_event_a_query_ends_it(final_events_stack: LocalStack) -> None:

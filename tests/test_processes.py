@@ -14,7 +14,7 @@ import pytest
 from infra.local.components import define_components
 from infra.local.config import StackConfig
 from infra.local.identity import base58, public_key_id, request_identity
-from infra.local.ports import port_is_free
+from infra.local.ports import LOWEST_PORT, ephemeral_start, port_is_free
 from infra.local.process_group import live_members
 from infra.local.processes import ManagedProcess, free_port
 from infra.local.stack import Ports
@@ -127,3 +127,11 @@ def test_restate_killed_and_restarted_at_once_starts_on_free_ports(tmp_path: Pat
             restate.start()
     finally:
         restate.stop()
+
+
+def test_free_ports_lie_below_the_range_of_outgoing_connections_and_never_repeat() -> None:
+    # An outgoing connection can take a port of that range between the pick and the bind.
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(LOWEST_PORT <= port < ephemeral_start() for port in ports)
+    assert all(port_is_free(port) for port in ports)
