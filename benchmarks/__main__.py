@@ -30,7 +30,7 @@ from benchmarks.measure import (
 from benchmarks.stats import mean, print_table, summary_ms
 from benchmarks.temporal_peer.bench import measure_temporal
 from benchmarks.temporal_peer.bench import report as report_temporal
-from infra.athena_events import event_states
+from infra.athena_events import local_events_states
 from infra.local.config import NodePorts
 from infra.local.lambda_endpoint import lambda_cost
 from infra.local.processes import free_port
@@ -121,17 +121,19 @@ def pushed_with_and_without_running(
     only (as the rule does with -c athenaRunningEvents=false): what RUNNING's invocation costs.
     Measured A B B A, each figure the mean of its two rows, so that the machine's drift over
     the four rows cancels out of the difference."""
-    configure = f"{stack.athena_url}/_local/config"
+
+    def send_running(running: bool) -> None:
+        body = {"events_states": local_events_states(running)}
+        requests.post(f"{stack.athena_url}/_local/config", json=body, timeout=10).raise_for_status()
+
     labels = {True: "restate, both, pull + push", False: "restate, both, pull + push, no RUNNING"}
     rows: dict[bool, list[list[str]]] = {True: [], False: []}
     try:
         for running in (True, False, False, True):
-            body = {"events_states": ",".join(event_states(running))}
-            requests.post(configure, json=body, timeout=10).raise_for_status()
+            send_running(running)
             rows[running].append(throughput(stack, labels[running], promise, count, 100))
     finally:
-        body = {"events_states": ",".join(event_states())}
-        requests.post(configure, json=body, timeout=10).raise_for_status()
+        send_running(True)
     return [mean_row(rows[True]), mean_row(rows[False])]
 
 

@@ -14,3 +14,8 @@ RUNNING = "RUNNING"
 def event_states(running_events: bool = True) -> list[str]:
     """The states sent, in the order Athena walks them."""
     return [RUNNING, *FINAL_STATES] if running_events else list(FINAL_STATES)
+
+
+def local_events_states(running_events: bool = True) -> str:
+    """The same, as the local Athena takes them (`--events-states`, `events_states`)."""
+    return ",".join(event_states(running_events))

@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from infra.athena_events import event_states
+from infra.athena_events import local_events_states
 from infra.local.athena.workgroups import service_allow_lists
 from infra.local.cluster import define_nodes
 from infra.local.config import (
@@ -21,7 +21,7 @@ from infra.local.processes import ManagedProcess
 from infra.local.restate_settings import SINGLE_NODE, environment
 
 EVENTS_PATH = "/completion/{queryExecutionId}/onEvent"
-EVENTS_STATES = ",".join(event_states())
+EVENTS_STATES = local_events_states()
 # Not "restate-...": the stack takes those names for the nodes themselves.
 INGRESS_BALANCER = "ingress-balancer"
 
@@ -76,7 +76,7 @@ def define_components(config: StackConfig, log_dir: Path) -> list[ManagedProcess
                 "--events-url",
                 f"{local_url(ingress_port(config))}{EVENTS_PATH}",
                 "--events-states",
-                ",".join(event_states(config.running_events)),
+                local_events_states(config.running_events),
                 "--results-dir",
                 str(config.base_dir / "athena-results"),  # LocalStack.athena_results_dir
                 *config.athena_args,
