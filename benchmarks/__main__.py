@@ -34,6 +34,7 @@ from infra.athena_events import local_events_states
 from infra.local.config import NodePorts
 from infra.local.lambda_endpoint import lambda_cost
 from infra.local.processes import free_port
+from infra.local.restate_settings import FSYNC_VARIABLE
 from infra.local.stack import LocalStack, Ports, StackConfig
 from service.models import webhook_id_for
 
@@ -143,6 +144,20 @@ def mean_row(rows: list[list[str]]) -> list[str]:
     return [rows[0][0], f"{means[0]:.0f}", *(f"{value:.1f}" for value in means[1:])]
 
 
+def with_fsynced_log(stack: LocalStack, measure: Callable[[], list[str]]) -> list[str]:
+    """A row again with restate-server fsyncing its log at each append, as a production node
+    does (the local stack does not: infra/local/restate_settings.py), restarted on its state,
+    then back as it was."""
+    restate = stack.processes["restate"]
+    restate.env[FSYNC_VARIABLE] = "false"
+    stack.restart("restate", kill=False)
+    try:
+        return measure()
+    finally:
+        restate.env[FSYNC_VARIABLE] = "true"
+        stack.restart("restate", kill=False)
+
+
 def use_mode(stack: LocalStack, mode: str) -> None:
     """Restart every service process (one, or each worker behind the balancer) in `mode`.
     In `poll` mode Athena's events are dropped, as where no EventBridge rule exists."""
@@ -180,7 +195,8 @@ def report(rows: list[list[str]], queries: int) -> None:
         "API calls per query; polls/q: status calls before the query finished. CPU ms/q: user and "
         "system CPU of each process group per query, over the row (the benchmark's own look-ups "
         "come after). invocations/q and journal entries/q: Restate's sys_invocation and "
-        "sys_journal rows per query.",
+        "sys_journal rows per query. log fsynced: restate-server fsyncs its log at each append, "
+        "as a production node does (the local stack does not).",
     )
 
 
@@ -219,8 +235,13 @@ def main() -> None:
                 print(f"Measuring COMPLETION_MODE={mode}...", flush=True)
                 use_mode(stack, mode)
                 rows.append(measure(f"restate, {mode}", promise, args.queries, 1))
-            print(f"Measuring {args.in_flight} in flight...", flush=True)
             use_mode(stack, "both")  # events flow again, for the loop's row too
+            if not stack.is_cluster:
+                print("Measuring both with the log fsynced, as in production...", flush=True)
+                label = "restate, both, log fsynced"
+                fsynced = partial(measure, label, promise, args.queries, 1)
+                rows.append(with_fsynced_log(stack, fsynced))
+            print(f"Measuring {args.in_flight} in flight...", flush=True)
             rows.append(measure("boto3 loop, 100 ms poll", baseline, args.queries, args.in_flight))
             rows.append(measure("restate, both", promise, args.queries, args.in_flight))
             print("Measuring throughput at 100 in flight...", flush=True)
@@ -262,7 +283,7 @@ def chart_series(
         load = int(label.rsplit("(", 1)[1].split()[0])
         for name, prefix in lines.items():
             pull_only = ", pull (" in label
-            variant = "lambda" in label or "no RUNNING" in label
+            variant = any(name in label for name in ("lambda", "no RUNNING", "fsynced"))
             if label.startswith(prefix) and not pull_only and not variant:
                 series[name].append((load, p50))
     return series

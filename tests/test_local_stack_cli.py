@@ -16,6 +16,7 @@ import infra.local.__main__ as cli
 import infra.local.stack as stack_module
 from infra.local.components import define_components
 from infra.local.processes import StackError, free_port
+from infra.local.restate_settings import FSYNC_VARIABLE
 from infra.local.stack import LocalStack, Ports, StackConfig
 
 PORT_VARIABLES = (
@@ -148,3 +149,19 @@ def test_no_running_events_reaches_the_local_athenas_command_line(
 
     assert sent_states(config) == "SUCCEEDED,FAILED,CANCELLED"
     assert sent_states(StackConfig(base_dir=tmp_path)) == "RUNNING,SUCCEEDED,FAILED,CANCELLED"
+
+
+def test_fsync_log_reaches_restate_servers_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[StackConfig] = []
+    monkeypatch.setattr(cli, "up", started.append)
+    assert cli.main(["up", "--fsync-log", "--base-dir", str(tmp_path)]) == 0
+    (config,) = started
+
+    def unsynced(config: StackConfig) -> str | None:
+        (restate,) = [p for p in define_components(config, tmp_path) if p.name == "restate"]
+        return restate.env.get(FSYNC_VARIABLE)
+
+    assert unsynced(config) is None  # restate-server's default: fsync at each append
+    assert unsynced(StackConfig(base_dir=tmp_path)) == "true"

@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         "shows QUEUED until the query ends), as -c athenaRunningEvents=false does on AWS",
     )
     parser.add_argument(
+        "--fsync-log",
+        action="store_true",
+        help="restate-server fsyncs its log at each append, as a production node does (the "
+        "local stack does not: a killed process loses nothing, a power loss could)",
+    )
+    parser.add_argument(
         "--traces-to",
         metavar="URL",
         help="an OTLP/HTTP traces endpoint (http://127.0.0.1:4318/v1/traces) for "
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             use_lambda=args.use_lambda,
             traces_endpoint=args.traces_to,
             running_events=args.running_events,
+            fsync_log=args.fsync_log,
         )
         if args.base_dir:
             config.base_dir = args.base_dir.resolve()

@@ -18,7 +18,7 @@ from infra.local.identity import RequestIdentity, request_identity
 from infra.local.lambda_endpoint.wiring import lambda_process, restate_lambda_env
 from infra.local.ports import free_port
 from infra.local.processes import ManagedProcess
-from infra.local.restate_settings import SINGLE_NODE, environment
+from infra.local.restate_settings import SINGLE_NODE, UNSYNCED_LOG, environment
 
 EVENTS_PATH = "/completion/{queryExecutionId}/onEvent"
 EVENTS_STATES = local_events_states()
@@ -128,13 +128,18 @@ def tracing_env(endpoint: str | None, who: str) -> dict[str, str]:
     return {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint}
 
 
+def single_node(config: StackConfig) -> dict[str, object]:
+    """A single node's settings: production's, and its log unsynced unless asked."""
+    return SINGLE_NODE if config.fsync_log else {**SINGLE_NODE, **UNSYNCED_LOG}
+
+
 def define_restate(
     config: StackConfig, log_dir: Path, identity: RequestIdentity, base_env: dict[str, str]
 ) -> list[ManagedProcess]:
     """One restate-server named `restate`, or a cluster of nodes named restate-1, restate-2..."""
     env = {
         # Sized for one node on a small machine; the caller's environment wins.
-        **(environment(SINGLE_NODE) if config.nodes == 1 else {}),
+        **(environment(single_node(config)) if config.nodes == 1 else {}),
         **base_env,
         "RESTATE_DISABLE_TELEMETRY": "true",
         # Locally a crashed service is back in seconds: retry it often, not once a minute.

@@ -89,6 +89,10 @@ class StackConfig:
     # False: the local Athena sends only final states, as the EventBridge rule does with
     # -c athenaRunningEvents=false (status shows QUEUED until the query ends).
     running_events: bool = True
+    # True: a single node fsyncs its log at each append, as production does; False (the local
+    # stack's choice): a killed process loses nothing, a power loss could
+    # (restate_settings.UNSYNCED_LOG).
+    fsync_log: bool = False
     # Restate nodes: 1 is a single restate-server as always; more form a cluster.
     nodes: int = 1
     # Each node's ports; empty means those `node_ports` derives from the configured ones.

@@ -53,6 +53,17 @@ SINGLE_NODE: dict[str, object] = {
     **INVOKER,
 }
 
+# The single node's log is not fsynced at each append, on the local stack only: it runs on a
+# developer's machine and in tests, where restate-server is stopped and crashed (the fault
+# tests SIGKILL it) but the machine stays up. A killed process loses nothing this way: its
+# writes are in the kernel's page cache, which outlives it; a power loss or a kernel crash
+# could lose the last appends. Each hop of a promise through the log waits for one fsync
+# less: a query's overhead at 1 in flight fell from about 33 to 27 ms (docs/benchmarks.md,
+# "The fifth round"). A production node keeps fsync, Restate's default: it must outlive its
+# machine. `python -m infra.local up --fsync-log` runs the local stack as production would.
+UNSYNCED_LOG: dict[str, object] = {"bifrost.local.rocksdb-disable-wal-fsync": True}
+FSYNC_VARIABLE = "RESTATE_BIFROST__LOCAL__ROCKSDB_DISABLE_WAL_FSYNC"
+
 # Three nodes: each partition runs a leader and a follower (replication 2), so every one
 # costs threads on two nodes; 3 (one for each node to lead) took a fifth less CPU a query than
 # 8, but leaders do not move back to a node that returns, so after one failover a node could
