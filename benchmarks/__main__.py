@@ -148,13 +148,17 @@ def with_fsynced_log(stack: LocalStack, measure: Callable[[], list[str]]) -> lis
     """A row again with restate-server fsyncing its log at each append, as a production node
     does (the local stack does not: infra/local/restate_settings.py), restarted on its state,
     then back as it was."""
-    restate = stack.processes["restate"]
-    restate.env[FSYNC_VARIABLE] = "false"
+    env = stack.processes["restate"].env
+    before = env.get(FSYNC_VARIABLE)
+    env[FSYNC_VARIABLE] = "false"
     stack.restart("restate", kill=False)
     try:
         return measure()
     finally:
-        restate.env[FSYNC_VARIABLE] = "true"
+        if before is None:
+            del env[FSYNC_VARIABLE]
+        else:
+            env[FSYNC_VARIABLE] = before
         stack.restart("restate", kill=False)
 
 
