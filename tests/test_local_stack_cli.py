@@ -15,7 +15,7 @@ import requests
 import infra.local.__main__ as cli
 import infra.local.stack as stack_module
 from infra.local.components import define_components
-from infra.local.processes import StackError, free_port
+from infra.local.processes import ManagedProcess, StackError, free_port
 from infra.local.restate_settings import FSYNC_VARIABLE
 from infra.local.stack import LocalStack, Ports, StackConfig
 
@@ -135,18 +135,28 @@ def test_the_service_answers_only_requests_signed_by_the_stacks_restate(stack: L
     assert requests.get(f"{stack.service_url}/health", timeout=10).status_code == 200
 
 
+def up_config(flag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StackConfig:
+    """The StackConfig `python -m infra.local up FLAG` would start (nothing is started)."""
+    started: list[StackConfig] = []
+    monkeypatch.setattr(cli, "up", started.append)
+    assert cli.main(["up", flag, "--base-dir", str(tmp_path)]) == 0
+    (config,) = started
+    return config
+
+
+def component(config: StackConfig, name: str, tmp_path: Path) -> ManagedProcess:
+    (process,) = [p for p in define_components(config, tmp_path) if p.name == name]
+    return process
+
+
 def test_no_running_events_reaches_the_local_athenas_command_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[StackConfig] = []
-    monkeypatch.setattr(cli, "up", started.append)
-    assert cli.main(["up", "--no-running-events", "--base-dir", str(tmp_path)]) == 0
-    (config,) = started
-
     def sent_states(config: StackConfig) -> str:
-        (athena,) = [p for p in define_components(config, tmp_path) if p.name == "athena"]
-        return athena.command[athena.command.index("--events-states") + 1]
+        command = component(config, "athena", tmp_path).command
+        return command[command.index("--events-states") + 1]
 
+    config = up_config("--no-running-events", tmp_path, monkeypatch)
     assert sent_states(config) == "SUCCEEDED,FAILED,CANCELLED"
     assert sent_states(StackConfig(base_dir=tmp_path)) == "RUNNING,SUCCEEDED,FAILED,CANCELLED"
 
@@ -154,14 +164,9 @@ def test_no_running_events_reaches_the_local_athenas_command_line(
 def test_fsync_log_reaches_restate_servers_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[StackConfig] = []
-    monkeypatch.setattr(cli, "up", started.append)
-    assert cli.main(["up", "--fsync-log", "--base-dir", str(tmp_path)]) == 0
-    (config,) = started
-
     def unsynced(config: StackConfig) -> str | None:
-        (restate,) = [p for p in define_components(config, tmp_path) if p.name == "restate"]
-        return restate.env.get(FSYNC_VARIABLE)
+        return component(config, "restate", tmp_path).env.get(FSYNC_VARIABLE)
 
+    config = up_config("--fsync-log", tmp_path, monkeypatch)
     assert unsynced(config) is None  # restate-server's default: fsync at each append
     assert unsynced(StackConfig(base_dir=tmp_path)) == "true"
