@@ -30,6 +30,7 @@ ATHENA_NAMES = ServiceNames(
     sweeper="sweeper",
     delivery="webhookDelivery",
     events="athenaEvents",
+    direct="queries",
     mailbox_checked_handler="onAthenaState",
     last_state_handler="athenaState",
 )

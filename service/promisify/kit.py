@@ -11,6 +11,7 @@ import restate
 from pydantic import BaseModel
 
 from service.promisify.delivery.delivery import Delivery
+from service.promisify.direct import DirectPromise
 from service.promisify.events import FixedPathEvents
 from service.promisify.front import Front
 from service.promisify.job import CollectedT, Job, RequestT, ResultT, StatusT
@@ -55,6 +56,13 @@ class DurablePromise(Generic[RequestT, StatusT, CollectedT, ResultT]):
             names, job, settings, self.mailbox, self.sweeper, self.delivery
         )
         self.front = Front(names, job, settings)
+        self.direct = (
+            DirectPromise(
+                names, job, settings, self.mailbox, self.sweeper, self.delivery, self.front
+            )
+            if names.direct
+            else None
+        )
         self.events = (
             FixedPathEvents(names.events, names.events_handler, job, self.mailbox)
             if names.events
@@ -69,6 +77,8 @@ class DurablePromise(Generic[RequestT, StatusT, CollectedT, ResultT]):
             self.sweeper.object,
             self.mailbox.object,
         ]
+        if self.direct is not None:
+            services.append(self.direct.workflow)
         if self.events is not None:
             services.append(self.events.service)
         services.append(self.delivery.object)

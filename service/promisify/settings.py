@@ -59,6 +59,9 @@ class ServiceNames:
     # cannot put the job's id in the path; None: events go to `/{mailbox}/{id}/onEvent` only.
     events: str | None = None
     events_handler: str = "onStateChange"
+    # The direct entry, `POST /{direct}/{key}/run`: the promise keyed by the caller's own key,
+    # without the front's invocation (service/promisify/direct.py); None: the front only.
+    direct: str | None = None
     # Two internal handler names, kept as the first deployment registered them (a handler
     # that an in-flight invocation calls must still exist after an upgrade).
     mailbox_checked_handler: str = "onCheckedState"

@@ -71,15 +71,26 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         self.job, self._settings = job, settings
         self.mailbox, self.sweeper, self.delivery = mailbox, sweeper, delivery
         self.start_type = PromiseStart[job.request_type]  # type: ignore[name-defined]
-        self.workflow = wf = restate.Workflow(names.promise)
+        self.workflow = wf = restate.Workflow(self.workflow_name(names))
+        self.register_main(wf)
+        entry = self.entry(names)
+        self.handlers = StatusHandlers(wf, job, mailbox, sweeper, delivery, CANCEL, entry)
+        self.redelivery = Redelivery(wf, delivery, settings, entry)
+
+    def workflow_name(self, names: ServiceNames) -> str:
+        return names.promise
+
+    def entry(self, names: ServiceNames) -> str:
+        """Where its promises come in, as messages name it."""
+        return f"{names.front}/{names.front_handler} invocation with this id"
+
+    def register_main(self, wf: restate.Workflow) -> None:
+        """`run`, started by the front with the request it checked and planned."""
         wf.main(
             input_serde=PydanticJsonSerde(self.start_type),
-            output_serde=ResultSerde(job.result_type),
+            output_serde=ResultSerde(self.job.result_type),
             workflow_retention=RETENTION,
         )(self.run)
-        front = f"{names.front}/{names.front_handler}"
-        self.handlers = StatusHandlers(wf, job, mailbox, sweeper, delivery, CANCEL, front)
-        self.redelivery = Redelivery(wf, delivery, settings, front)
 
     @property
     def retry_window_s(self) -> float:

@@ -63,7 +63,7 @@ class Redelivery:
         record = await ctx.get("record", type_hint=PromiseRecord)
         if record is None:
             raise TerminalError(
-                f"No promise {ctx.key()!r}: no {self._front} invocation with this id, or it ended "
+                f"No promise {ctx.key()!r}: no {self._front}, or it ended "
                 f"more than {RETENTION.days} day(s) ago, and its result with it.",
                 404,
             )

@@ -1,0 +1,77 @@
+"""The direct entry: `POST /{direct}/{key}/run`, the promise as a workflow keyed by the caller.
+
+Beside the front (`POST /{front}/{front_handler}` with an idempotency key), the same promise
+without the front's own invocation in between: the caller's key is the workflow's key, so a
+second run under it starts nothing and answers with the first one's result, attach is
+`GET /restate/workflow/{direct}/{key}/attach`, and status and cancel are
+`/{direct}/{key}/status` and `/{direct}/{key}/cancel`. About 3 ms of restate-server's and
+the service's CPU a pushed query fewer than through the front (docs/benchmarks.md).
+
+The request is checked and planned in the promise's first step, as the front does in its
+own: a refusal is a 400 naming the field and nothing starts, and the key keeps that answer
+for its retention (a fixed request needs a new key, as through the front).
+"""
+
+from collections.abc import Callable
+from typing import Any, Generic
+
+import restate
+from restate import RunOptions
+from restate.serde import BytesSerde
+
+from service.promisify.delivery.delivery import Delivery
+from service.promisify.front import Front
+from service.promisify.job import CollectedT, Job, RequestT, ResultT, StatusT
+from service.promisify.mailbox import Mailbox
+from service.promisify.plan import PromiseStart
+from service.promisify.record import RETENTION
+from service.promisify.settings import PromiseSettings, ServiceNames
+from service.promisify.sweeper import Sweeper
+from service.promisify.validation import parse_body
+from service.promisify.workflow import PromiseWorkflow, ResultSerde
+
+
+class DirectPromise(
+    PromiseWorkflow[RequestT, StatusT, CollectedT, ResultT],
+    Generic[RequestT, StatusT, CollectedT, ResultT],
+):
+    def __init__(
+        self,
+        names: ServiceNames,
+        job: Job[RequestT, StatusT, CollectedT, ResultT],
+        settings: Callable[[], PromiseSettings],
+        mailbox: Mailbox,
+        sweeper: Sweeper,
+        delivery: Delivery,
+        front: Front[RequestT],
+    ) -> None:
+        self.front = front
+        super().__init__(names, job, settings, mailbox, sweeper, delivery)
+
+    def workflow_name(self, names: ServiceNames) -> str:
+        assert names.direct is not None
+        return names.direct
+
+    def entry(self, names: ServiceNames) -> str:
+        return f"{names.direct}/{{key}}/run submission with this key"
+
+    def register_main(self, wf: restate.Workflow) -> None:
+        wf.main(
+            # Any content type, as the front takes: the body is parsed as JSON.
+            accept="*/*",
+            input_serde=BytesSerde(),
+            output_serde=ResultSerde(self.job.result_type),
+            workflow_retention=RETENTION,
+        )(self.submit)
+
+    async def submit(self, ctx: restate.WorkflowContext, body: bytes) -> Any:
+        request = parse_body(self.job.request_type, body, f"{self.job.noun} request")
+        # The same step as the front's: the settings and the callback_url's verdict together.
+        options = RunOptions(type_hint=self.front.planned_type)
+        planned = await ctx.run_typed("check and plan", self.front.check_and_plan, options, request)
+        # This run's own invocation id stands where the front's would: the start token and
+        # the webhook-id come from it, stable across retries.
+        start: PromiseStart[RequestT] = PromiseStart(
+            request=planned.request, invocation_id=ctx.request().id, plan=planned.plan
+        )
+        return await self.run(ctx, start)
