@@ -57,6 +57,7 @@ class DirectPromise(
 
     def register_main(self, wf: restate.Workflow) -> None:
         wf.main(
+            "run",
             # Any content type, as the front takes: the body is parsed as JSON.
             accept="*/*",
             input_serde=BytesSerde(),
