@@ -1,8 +1,9 @@
 """The same promise pulled from Restate's ingress, to set beside what was pushed.
 
 A webhook-id is `msg_` + the invocation id of `query/query` (the service's `webhook_id_for`),
-and Restate's ingress answers `GET /restate/invocation/{id}/attach` with that invocation's
-output: the bytes the long-polling client gets for the caller's key.
+or of a direct `queries/{key}/run` followed by `~` and the key, and Restate's ingress answers
+`GET /restate/invocation/{id}/attach` with that invocation's output: the bytes the
+long-polling client gets for the caller's key.
 """
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import aiohttp
 
 # As in service/promisify/delivery/models.py; the listener does not import the service.
 WEBHOOK_ID_PREFIX = "msg_"
+KEY_MARK = "~"
 PULL_TIMEOUT_S = 10.0
 
 
@@ -28,7 +30,7 @@ class Pulled:
 
 
 def invocation_id_of(webhook_id: str) -> str | None:
-    invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
+    invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX).partition(KEY_MARK)[0]
     return invocation_id if invocation_id and invocation_id != webhook_id else None
 
 

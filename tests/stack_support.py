@@ -70,6 +70,17 @@ def attach(stack: LocalStack, key: str, timeout: float = 60) -> requests.Respons
     )
 
 
+def send_direct(stack: LocalStack, body: Any, key: str) -> requests.Response:
+    """The direct entry without waiting: `POST /queries/{key}/run/send`."""
+    return requests.post(f"{stack.ingress_url}/queries/{key}/run/send", json=body, timeout=30)
+
+
+def attach_direct(stack: LocalStack, key: str, timeout: float = 60) -> requests.Response:
+    return requests.get(
+        f"{stack.ingress_url}/restate/workflow/queries/{key}/attach", timeout=timeout
+    )
+
+
 def athena_stats(stack: LocalStack) -> dict[str, Any]:
     response = requests.get(f"{stack.athena_url}/_local/stats", timeout=10)
     response.raise_for_status()

@@ -1,16 +1,28 @@
-"""The direct entry, `POST /queries/{key}/run`: the promise keyed by the caller's own key.
+"""The direct entry, `POST /queries/{key}/run`: the promise as the workflow of the caller's key.
 
-WIP on branch direct-entry: what works today; the re-submission (409) and the delivery's
-status by webhook-id are still open (see the session note)."""
+The same promise as through `query/query` (pull and push the same bytes, the query started
+once, a bad request a 400 naming its field), reached without the front's invocation: status,
+cancel and redelivery by the key itself, and a webhook-id that leads back to the key."""
 
 import uuid
+from typing import Any
 
 import pytest
 import requests
 
 from infra.local.stack import LocalStack
 from service.models import DEMO_QUERY, webhook_id_for
-from tests.stack_support import executions_of, tagged
+from service.promisify.delivery.models import MAX_KEY_BYTES
+from tests.stack_support import (
+    attach_direct,
+    deliveries,
+    delivery_status,
+    executions_of,
+    running_execution,
+    send_direct,
+    tagged,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 
@@ -19,31 +31,108 @@ def run_direct(stack: LocalStack, key: str, body: object) -> requests.Response:
     return requests.post(f"{stack.ingress_url}/queries/{key}/run", json=body, timeout=60)
 
 
+def by_key(stack: LocalStack, key: str, handler: str, body: object = None) -> requests.Response:
+    url = f"{stack.ingress_url}/queries/{key}/{handler}"
+    return requests.post(url, json=body or {}, timeout=30)
+
+
+def pushed_once(stack: LocalStack, webhook_id: str) -> dict[str, Any]:
+    stack.wait_for_delivery(webhook_id)
+    (stored,) = [d for d in deliveries(stack.listener_url) if d["webhook_id"] == webhook_id]
+    return stored
+
+
 def test_a_direct_promise_is_pulled_attached_and_pushed_as_the_same_bytes(
     stack: LocalStack,
 ) -> None:
-    sql, key = tagged(DEMO_QUERY), f"direct-{uuid.uuid4()}"
+    sql, key = tagged(DEMO_QUERY), f"direct/{uuid.uuid4()} é"
     body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
-    pulled = run_direct(stack, key, body)
+    pulled = run_direct(stack, requests.utils.quote(key, safe=""), body)
     assert pulled.status_code == 200, pulled.text
     result = pulled.json()
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
-    attached = requests.get(
-        f"{stack.ingress_url}/restate/workflow/queries/{key}/attach", timeout=60
-    )
-    assert attached.content == pulled.content
-    pushed = stack.wait_for_delivery(webhook_id_for(result["invocation_id"]))
-    assert pushed["body"] == pulled.text
+    assert attach_direct(stack, requests.utils.quote(key, safe="")).content == pulled.content
+
+    webhook_id = webhook_id_for(result["invocation_id"], key)
+    assert pushed_once(stack, webhook_id)["body"] == pulled.text
     assert list(executions_of(stack, sql)) == [result["query_execution_id"]]
-    status = requests.post(f"{stack.ingress_url}/queries/{key}/status", timeout=60).json()
-    assert (status["phase"], status["state"]) == ("done", "SUCCEEDED")
+    # The delivery's own status finds the promise by the key its webhook-id carries.
+    delivered = delivery_status(stack, webhook_id)
+    assert delivered is not None and delivered["state"] == "delivered", delivered
+    shown = by_key(stack, requests.utils.quote(key, safe=""), "status").json()
+    assert (shown["phase"], shown["state"]) == ("done", "SUCCEEDED")
+    assert shown["webhook_id"] == webhook_id and shown["delivery"]["state"] == "delivered"
 
 
+def test_a_key_runs_its_query_once_and_a_second_run_is_told_to_attach(stack: LocalStack) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=1"), f"direct-{uuid.uuid4()}"
+    sent = send_direct(stack, {"query": sql}, key)
+    assert sent.status_code == 202 and sent.json()["status"] == "Accepted", sent.text
+    again = send_direct(stack, {"query": sql}, key)
+    assert again.json() == {
+        "invocationId": sent.json()["invocationId"],
+        "status": "PreviouslyAccepted",
+    }
+    # Restate's answer to a second run of one workflow: 409, attach instead.
+    rerun = run_direct(stack, key, {"query": sql})
+    assert rerun.status_code == 409, rerun.text
+    attached = attach_direct(stack, key)
+    assert attached.status_code == 200 and attached.json()["state"] == "SUCCEEDED"
+    (execution,) = executions_of(stack, sql).values()
+    assert execution["calls"]["StartQueryExecution"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"max_rows": -1}, "max_rows"),
+        ({"max_rows": -1, "query": "SELECT 1"}, "max_rows"),
+        ({"callback_url": "ftp://example.com/x"}, "callback_url"),
+    ],
+)
 def test_a_bad_direct_request_is_a_400_naming_the_field_and_starts_nothing(
-    stack: LocalStack,
+    stack: LocalStack, body: dict[str, Any], field: str
 ) -> None:
     sql = tagged(DEMO_QUERY)
-    refused = run_direct(stack, f"direct-{uuid.uuid4()}", {"query": sql, "max_rows": -1})
+    refused = run_direct(stack, f"direct-{uuid.uuid4()}", {"query": sql, **body})
     assert refused.status_code == 400
-    assert "max_rows" in refused.json()["message"]
+    assert field in refused.json()["message"]
     assert executions_of(stack, sql) == {}
+
+
+def test_a_direct_promise_is_cancelled_by_its_key(stack: LocalStack) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=60"), f"direct-{uuid.uuid4()}"
+    body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
+    assert send_direct(stack, body, key).status_code == 202
+    running_execution(stack, sql)
+    wait_until(lambda: by_key(stack, key, "status").json().get("phase") == "running", 30, "running")
+
+    answer = by_key(stack, key, "cancel", {"reason": "wrong table"}).json()
+    assert answer["outcome"] == "cancelling", answer
+    pulled = attach_direct(stack, key)
+    result = pulled.json()
+    assert result["state"] == "CANCELLED" and "wrong table" in result["error"]
+    pushed = pushed_once(stack, webhook_id_for(result["invocation_id"], key))
+    assert pushed["body"].encode() == pulled.content
+    (execution,) = executions_of(stack, sql).values()
+    assert execution["state"] == "CANCELLED"
+
+
+def test_an_unknown_direct_key_is_a_404_that_says_so(stack: LocalStack) -> None:
+    key = f"never-submitted-{uuid.uuid4()}"
+    shown = by_key(stack, key, "status")
+    assert shown.status_code == 404
+    assert "no queries/{key}/run" in shown.json()["message"]
+    assert attach_direct(stack, key).status_code == 404
+
+
+def test_a_key_too_long_for_the_webhook_id_is_a_400_that_says_what_to_do(
+    stack: LocalStack,
+) -> None:
+    sql, longest = tagged(DEMO_QUERY), uuid.uuid4().hex.ljust(MAX_KEY_BYTES, "k")
+    refused = run_direct(stack, longest + "k", {"query": sql})
+    assert refused.status_code == 400
+    assert f"at most {MAX_KEY_BYTES}" in refused.json()["message"]
+    assert "POST /query/query" in refused.json()["message"]
+    assert executions_of(stack, sql) == {}
+    assert run_direct(stack, longest, {"query": sql}).status_code == 200

@@ -18,15 +18,20 @@ from service.models import (
 )
 from service.promisify.backoff import backoff_delay
 from service.promisify.delivery.models import (
+    MAX_KEY_BYTES,
     Attempt,
     DeliveryPolicy,
     DeliveryStatus,
+    WebhookOrigin,
     backoff_s,
     count_attempt,
+    origin_of,
 )
+from service.promisify.delivery.webhook import signed_headers
 from service.promisify.plan import start_token
 from service.promisify.sweeper import GROWTH, shard_of
 from service.settings import SettingsError, from_environment, settings
+from webhooks.signature import verify
 
 
 def test_an_empty_request_is_the_demo_query() -> None:
@@ -155,6 +160,34 @@ def test_a_webhook_id_leads_back_to_its_promise() -> None:
     assert invocation_id_of("inv_1abc") is None
 
 
+@pytest.mark.parametrize("key", ["k", "my key/é?#", "a~b.c", "x" * MAX_KEY_BYTES, "=="])
+def test_a_direct_promises_webhook_id_leads_back_to_its_key_and_its_run(key: str) -> None:
+    # A direct promise is the workflow of the caller's key; its run's invocation keeps the
+    # id unique if the key is used again after its retention.
+    webhook_id = webhook_id_for("inv_1abc", key)
+    assert origin_of(webhook_id) == WebhookOrigin("inv_1abc", key)
+    assert invocation_id_of(webhook_id) == "inv_1abc"
+    assert webhook_id != webhook_id_for("inv_2xyz", key)
+    # Safe in a URL path and a header as it is, and what receivers take (no `.` or `/`).
+    assert all(c.isalnum() or c in "_-~" for c in webhook_id)
+
+
+def test_the_longest_direct_key_makes_a_webhook_id_receivers_verify() -> None:
+    invocation_id = "inv_" + "1" * 34  # as long as Restate's ids are
+    webhook_id = webhook_id_for(invocation_id, "é" * (MAX_KEY_BYTES // 2))
+    body, now = b'{"state":"SUCCEEDED"}', 1_700_000_000
+    headers = signed_headers(settings().webhook_secret, webhook_id, now, body)
+    verified = verify(settings().webhook_secret, headers, body, now=now)
+    assert verified.webhook_id == webhook_id
+
+
+@pytest.mark.parametrize(
+    "webhook_id", ["msg_inv_1~!!", "msg_inv_1~YQ=", "msg_~YQ", "msg_inv_1~__8"]
+)
+def test_a_webhook_id_no_promise_made_leads_nowhere(webhook_id: str) -> None:
+    assert origin_of(webhook_id) is None
+
+
 def test_the_plan_fills_the_defaults_and_snapshots_the_delivery_policy() -> None:
     # Journaled in the front's one step: a replay after a redeploy runs with the same values.
     planned = athena_promise.front.check_and_plan(QueryRequest(query="SELECT 1"))
@@ -174,6 +207,7 @@ def test_service_types_stay_what_running_systems_registered() -> None:
     assert {service.name: type(service).__name__ for service in SERVICES} == {
         "query": "Service",
         "promise": "Workflow",
+        "queries": "Workflow",  # the direct entry, added beside the front
         "sweeper": "VirtualObject",
         "completion": "VirtualObject",
         "athenaEvents": "Service",

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from typing import Any, Generic
 
 import restate
-from restate import RunOptions
+from restate import RunOptions, TerminalError
 from restate.serde import BytesSerde
 
 from service.promisify.delivery.delivery import Delivery
+from service.promisify.delivery.models import MAX_KEY_BYTES, webhook_id_for
 from service.promisify.front import Front
 from service.promisify.job import CollectedT, Job, RequestT, ResultT, StatusT
 from service.promisify.mailbox import Mailbox
@@ -46,6 +47,7 @@ class DirectPromise(
         front: Front[RequestT],
     ) -> None:
         self.front = front
+        self.front_path = f"POST /{names.front}/{names.front_handler}"
         super().__init__(names, job, settings, mailbox, sweeper, delivery)
 
     def workflow_name(self, names: ServiceNames) -> str:
@@ -65,7 +67,19 @@ class DirectPromise(
             workflow_retention=RETENTION,
         )(self.submit)
 
+    def webhook_id(self, ctx: restate.WorkflowContext, start: PromiseStart[RequestT]) -> str:
+        # The key too: the delivery's status finds this workflow by it.
+        return webhook_id_for(start.invocation_id, ctx.key())
+
     async def submit(self, ctx: restate.WorkflowContext, body: bytes) -> Any:
+        size = len(ctx.key().encode())
+        if size > MAX_KEY_BYTES:
+            raise TerminalError(
+                f"The key is {size} bytes; the direct entry takes at most {MAX_KEY_BYTES}, "
+                "because the webhook-id carries it. Use a shorter key, or submit through "
+                f"{self.front_path} with it as the idempotency-key.",
+                400,
+            )
         request = parse_body(self.job.request_type, body, f"{self.job.noun} request")
         # The same step as the front's: the settings and the callback_url's verdict together.
         options = RunOptions(type_hint=self.front.planned_type)

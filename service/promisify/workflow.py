@@ -92,6 +92,10 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             workflow_retention=RETENTION,
         )(self.run)
 
+    def webhook_id(self, ctx: restate.WorkflowContext, start: PromiseStart[RequestT]) -> str:
+        """The id its webhook is sent with: the front's invocation, which keys this workflow."""
+        return webhook_id_for(start.invocation_id)
+
     @property
     def retry_window_s(self) -> float:
         return self._settings().retry_window_s
@@ -103,7 +107,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             invocation_id=start.invocation_id,
             subject=job.subject(request),
             submitted_at=plan.submitted_at,
-            webhook_id=webhook_id_for(start.invocation_id) if callback_url else None,
+            webhook_id=self.webhook_id(ctx, start) if callback_url else None,
             run_id=ctx.request().id,
         )
         telemetry.promise_began(job.name)

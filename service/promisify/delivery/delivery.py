@@ -26,7 +26,7 @@ from service.promisify.delivery.models import (
     DeliveryRequest,
     DeliveryStatus,
     count_attempt,
-    invocation_id_of,
+    origin_of,
 )
 from service.promisify.delivery.webhook import post_webhook, signed_headers
 from service.promisify.endings import is_cancellation
@@ -43,7 +43,7 @@ class Delivery:
     def __init__(self, names: ServiceNames, settings: Callable[[], PromiseSettings]) -> None:
         self.object = restate.VirtualObject(names.delivery)
         self._settings = settings
-        self._promise = names.promise
+        self._promise, self._direct = names.promise, names.direct
         self.deliver = self.object.handler("deliver", ingress_private=True)(self._deliver)
         self.status = self.object.handler("status", kind="shared")(self._status)
         self.forget = self.object.handler("forget", ingress_private=True)(self._forget)
@@ -113,11 +113,16 @@ class Delivery:
         status = await ctx.get("status", type_hint=DeliveryStatus)
         if status is not None:
             return status
-        invocation_id = invocation_id_of(ctx.key())
-        if invocation_id is None:
+        origin = origin_of(ctx.key())
+        if origin is None:
             return None
-        # By name: the promise's workflow is built after this object, and calls it.
-        held = await ctx.generic_call(self._promise, "delivery", b"", key=invocation_id)
+        # By name: the promise's workflow is built after this object, and calls it. A direct
+        # promise is keyed by the caller's key, which its webhook-id carries.
+        if origin.key is not None and self._direct is not None:
+            workflow, key = self._direct, origin.key
+        else:
+            workflow, key = self._promise, origin.invocation_id
+        held = await ctx.generic_call(workflow, "delivery", b"", key=key)
         return (
             DeliveryStatus.model_validate_json(held) if held.strip() not in (b"", b"null") else None
         )

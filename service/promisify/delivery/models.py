@@ -1,5 +1,7 @@
 """What push delivery plans, sends and reports, and the one rule that counts an attempt."""
 
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -119,15 +121,52 @@ def count_attempt(
 
 
 WEBHOOK_ID_PREFIX = "msg_"
+# A direct promise's webhook-id carries its workflow key after this mark (base64url), for its
+# delivery's status to find it. Neither invocation ids nor base64url contain it, and it is
+# no `.` or `/`, which receivers refuse in a webhook-id (`.` joins the signed content).
+KEY_MARK = "~"
+# Receivers take webhook-ids of up to 256 characters: `msg_`, an invocation id (38), the mark
+# and the key's base64url (4 characters for 3 bytes) fit with this many bytes of key.
+MAX_KEY_BYTES = 150
 
 
-def webhook_id_for(invocation_id: str) -> str:
+@dataclass(frozen=True)
+class WebhookOrigin:
+    """The promise a webhook-id was made for: its run's invocation, and a direct one's key."""
+
+    invocation_id: str
+    key: str | None = None
+
+
+def webhook_id_for(invocation_id: str, key: str | None = None) -> str:
     """The webhook-id of a result: stable across every retry and replay (the invocation is
-    the message), and what `GET /deliveries/{webhook-id}` on the listener is keyed by."""
-    return f"{WEBHOOK_ID_PREFIX}{invocation_id}"
+    the message), and what `GET /deliveries/{webhook-id}` on the listener is keyed by. The
+    invocation makes it unique even when a key is used again after its retention."""
+    suffix = "" if key is None else KEY_MARK + urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    return f"{WEBHOOK_ID_PREFIX}{invocation_id}{suffix}"
+
+
+def origin_of(webhook_id: str) -> WebhookOrigin | None:
+    """Where a webhook-id came from; None for an id `webhook_id_for` never made."""
+    rest = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
+    invocation_id, marked, encoded = rest.partition(KEY_MARK)
+    if not invocation_id or rest == webhook_id:
+        return None
+    if not marked:
+        return WebhookOrigin(invocation_id)
+    try:
+        key = urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except ValueError:  # not base64, or not UTF-8
+        return None
+    # Only the one spelling webhook_id_for makes (the decoder skips stray characters).
+    return (
+        WebhookOrigin(invocation_id, key)
+        if webhook_id_for(invocation_id, key) == webhook_id
+        else None
+    )
 
 
 def invocation_id_of(webhook_id: str) -> str | None:
     """The invocation a webhook-id was made from; None for an id `webhook_id_for` never made."""
-    invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
-    return invocation_id if invocation_id and invocation_id != webhook_id else None
+    origin = origin_of(webhook_id)
+    return origin.invocation_id if origin else None
