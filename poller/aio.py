@@ -48,6 +48,7 @@ class AsyncClient:
         progress: Callable[[str], None] = quiet,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        direct: bool = False,
     ) -> None:
         self.calls = Calls(
             timeout_s=timeout_s,
@@ -56,6 +57,7 @@ class AsyncClient:
             backoff=Backoff(rng or random.Random()),
             clock=clock,
             progress=progress,
+            direct=direct,
         )
         if ingress_url:
             self.calls.ingress_url = ingress_url.rstrip("/")

@@ -118,8 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--key", metavar="K", type=idempotency_key, help="idempotency key (default: a new uuid)"
     )
+    add_entry_argument(parser)
     add_connection_arguments(parser)
     return parser
+
+
+def add_entry_argument(parser: argparse.ArgumentParser) -> None:
+    """Which entry the key's promise comes in by: every command that takes --key."""
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="the direct entry: the promise is the workflow of the key, POST /queries/K/run "
+        "(default: POST /query/query with K as its idempotency-key)",
+    )
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:

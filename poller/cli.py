@@ -50,12 +50,14 @@ def _query_request(args: argparse.Namespace) -> dict[str, Any] | None:
 def _ingress_call(args: argparse.Namespace, say: Callable[[str], None]) -> IngressCall:
     request = _query_request(args)
     if request is None:
-        return attach_call(args.ingress, args.key)
+        return attach_call(args.ingress, args.key, args.direct)
     key = args.key
     if key is None:
         key = str(uuid.uuid4())
-        say(f"Idempotency key: {key} (re-attach with: python -m poller --key {key})")
-    return submit_call(args.ingress, key, request)
+    call = submit_call(args.ingress, key, request, args.direct)
+    if args.key is None:
+        say(f"Idempotency key: {key} (re-attach with: {call.reattach})")
+    return call
 
 
 def _report_result(body: bytes, say: Callable[[str], None]) -> ExitCode:
@@ -155,6 +157,7 @@ def main(
         progress=_say,
         sleep=sleep,
         clock=clock,
+        direct=getattr(args, "direct", False),
     )
     try:
         if command == "status":
@@ -166,7 +169,7 @@ def main(
         if command == "cancel":
             manage.request_cancel(client, args)
             # The promise ends by its own ending path; wait for that one result.
-            return _wait_and_report(client, attach_call(args.ingress, args.key))
+            return _wait_and_report(client, attach_call(args.ingress, args.key, args.direct))
         return _wait_and_report(client, _ingress_call(args, _say))
     except PollFailure as failure:
         _say(failure.message)
@@ -181,9 +184,6 @@ def _wait_and_report(client: Client, call: IngressCall) -> int:
     try:
         body = client.fetch(call)
     except KeyboardInterrupt:
-        _say(
-            "Interrupted. The query keeps running; "
-            f"re-attach with: python -m poller --key {call.key}"
-        )
+        _say(f"Interrupted. The query keeps running; re-attach with: {call.reattach}")
         return ExitCode.INTERRUPTED
     return _report_result(body, _say)

@@ -15,7 +15,13 @@ from poller.backoff import Backoff
 from poller.errors import GaveUp, IngressUnreachable
 from poller.ingress import IngressCall
 from poller.steps import HttpRequest, Operation, Sleep, TransportFailure, exchange
-from poller.verdicts import AttemptFailed, gave_up_message, judge_response, unreachable_message
+from poller.verdicts import (
+    AttachInstead,
+    AttemptFailed,
+    gave_up_message,
+    judge_response,
+    unreachable_message,
+)
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_CONNECT_FAILURES = 5
@@ -50,6 +56,11 @@ class LongPoll:
             self.progress(f"Waiting for the result: attempt #{attempt}, {elapsed:.1f}s elapsed")
             try:
                 return (yield from self._attempt(call, self._request_timeout(elapsed)))
+            except AttachInstead as switch:
+                # Submitted before (by this loop after a timeout, or by anyone): wait for it.
+                self.progress(f"Key {call.key} was submitted before: attaching to its promise.")
+                call = switch.call
+                continue
             except AttemptFailed as failed:
                 failures += 1
                 connect_failures = connect_failures + 1 if failed.could_not_connect else 0
@@ -61,7 +72,7 @@ class LongPoll:
             # Give up now rather than sleep into the deadline just to give up then.
             if self.max_wait_s is not None and self.clock() - started + delay >= self.max_wait_s:
                 self.progress(f"Attempt #{attempt} failed: {reason}.")
-                raise GaveUp(gave_up_message(call.key, self.max_wait_s), key=call.key)
+                raise GaveUp(gave_up_message(call, self.max_wait_s), key=call.key)
             self.progress(
                 f"Attempt #{attempt} failed: {reason}. Backing off for {round(delay * 1000)}ms..."
             )

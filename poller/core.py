@@ -51,6 +51,9 @@ class Calls:
     clock: Callable[[], float] = time.monotonic
     # One line per attempt and backoff (the poller prints them on stderr).
     progress: Callable[[str], None] = quiet
+    # Through the direct entry: the promise is the workflow `queries/{key}`, not the
+    # invocation of `query/query` that an idempotency key names.
+    direct: bool = False
 
     def fetch(self, call: IngressCall, max_wait_s: float | None = None) -> Operation[bytes]:
         """Repeat `call` until its result; the body exactly as the ingress sent it."""
@@ -69,37 +72,40 @@ class Calls:
         self, request: QueryRequest | str | None, key: str, max_wait_s: float | None = None
     ) -> Operation[QueryResult]:
         body = _request(request).to_json()
-        raw = yield from self.fetch(submit_call(self.ingress_url, key, body), max_wait_s)
+        raw = yield from self.fetch(
+            submit_call(self.ingress_url, key, body, self.direct), max_wait_s
+        )
         return parse_result(raw)
 
     def attach(self, key: str, max_wait_s: float | None = None) -> Operation[QueryResult]:
-        raw = yield from self.fetch(attach_call(self.ingress_url, key), max_wait_s)
+        raw = yield from self.fetch(attach_call(self.ingress_url, key, self.direct), max_wait_s)
         return parse_result(raw)
 
     def submit(self, request: QueryRequest | str | None, key: str) -> Operation[Submitted]:
-        sent = yield from send(self.ingress_url, key, _request(request).to_json(), self.timeout_s)
+        body = _request(request).to_json()
+        sent = yield from send(self.ingress_url, key, body, self.timeout_s, self.direct)
         return Submitted(
             invocation_id=sent.get("invocationId"), key=key, status=sent.get("status", "")
         )
 
     def invocation_id(self, key: str) -> Operation[str]:
-        return resolve_invocation(self.ingress_url, key, self.timeout_s)
+        return resolve_invocation(self.ingress_url, key, self.timeout_s, self.direct)
 
     def status_json(self, key: str) -> Operation[dict[str, object]]:
-        return call_by_key(self.ingress_url, key, "status", self.timeout_s)
+        return call_by_key(self.ingress_url, key, "status", self.timeout_s, direct=self.direct)
 
     def status(self, key: str) -> Operation[PromiseStatus]:
         return _parsed(PromiseStatus, self.status_json(key))
 
     def cancel_json(self, key: str, reason: str | None = None) -> Operation[dict[str, object]]:
         body: dict[str, object] = {"reason": reason} if reason else {}
-        return call_by_key(self.ingress_url, key, "cancel", self.timeout_s, body)
+        return call_by_key(self.ingress_url, key, "cancel", self.timeout_s, body, self.direct)
 
     def cancel(self, key: str, reason: str | None = None) -> Operation[CancelAnswer]:
         return _parsed(CancelAnswer, self.cancel_json(key, reason))
 
     def redeliver_json(self, key: str) -> Operation[dict[str, object]]:
-        return call_by_key(self.ingress_url, key, "redeliver", self.timeout_s)
+        return call_by_key(self.ingress_url, key, "redeliver", self.timeout_s, direct=self.direct)
 
     def redeliver(self, key: str) -> Operation[RedeliveryAnswer]:
         return _parsed(RedeliveryAnswer, self.redeliver_json(key))

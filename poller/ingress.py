@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 # The service and handler of the query promise, as registered with Restate.
 QUERY_HANDLER_PATH = "query/query"
+# The direct entry: the promise is the workflow `queries/{key}`, run once per key.
+DIRECT_WORKFLOW = "queries"
 
 # Error bodies worth quoting are short; anything longer is an HTML page or a dump.
 _MAX_MESSAGE_CHARS = 300
@@ -21,6 +23,14 @@ class IngressCall:
     key: str
     # The QueryRequest to submit; None when attaching to an existing invocation.
     body: dict[str, Any] | None = None
+    # A direct submit: a second run of the key's workflow is a 409, and this attaches instead.
+    attach_instead: "IngressCall | None" = None
+    direct: bool = False
+
+    @property
+    def reattach(self) -> str:
+        """The command that waits for this key's result again."""
+        return f"python -m poller --key {self.key}" + (" --direct" if self.direct else "")
 
     @property
     def is_attach(self) -> bool:
@@ -28,22 +38,35 @@ class IngressCall:
 
     @property
     def headers(self) -> dict[str, str]:
-        # Restate dedupes a re-POST by this key and attaches it to the first invocation.
-        return {} if self.is_attach else {"idempotency-key": self.key}
+        # Restate dedupes a re-POST by this key and attaches it to the first invocation; a
+        # workflow is run once per key already, and takes no idempotency key.
+        if self.is_attach or self.attach_instead is not None:
+            return {}
+        return {"idempotency-key": self.key}
 
 
-def submit_call(ingress_url: str, key: str, body: dict[str, Any]) -> IngressCall:
+def submit_call(
+    ingress_url: str, key: str, body: dict[str, Any], direct: bool = False
+) -> IngressCall:
     """Start the query (or re-attach, if one with this key was already started)."""
-    return IngressCall("POST", f"{ingress_url.rstrip('/')}/{QUERY_HANDLER_PATH}", key, body)
+    base = ingress_url.rstrip("/")
+    if direct:
+        url = f"{base}/{DIRECT_WORKFLOW}/{quote(key, safe='')}/run"
+        attach = attach_call(base, key, direct=True)
+        return IngressCall("POST", url, key, body, attach_instead=attach, direct=True)
+    return IngressCall("POST", f"{base}/{QUERY_HANDLER_PATH}", key, body)
 
 
-def attach_call(ingress_url: str, key: str) -> IngressCall:
-    """Wait for the invocation that was started earlier with this idempotency key."""
-    url = (
-        f"{ingress_url.rstrip('/')}/restate/invocation/{QUERY_HANDLER_PATH}"
-        f"/{quote(key, safe='')}/attach"
+def attach_call(ingress_url: str, key: str, direct: bool = False) -> IngressCall:
+    """Wait for the invocation that was started earlier with this idempotency key (or for
+    the direct workflow of this key)."""
+    base, quoted = ingress_url.rstrip("/"), quote(key, safe="")
+    if direct:
+        url = f"{base}/restate/workflow/{DIRECT_WORKFLOW}/{quoted}/attach"
+        return IngressCall("GET", url, key, direct=True)
+    return IngressCall(
+        "GET", f"{base}/restate/invocation/{QUERY_HANDLER_PATH}/{quoted}/attach", key
     )
-    return IngressCall("GET", url, key)
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:

@@ -13,14 +13,15 @@ from poller.redeliver import moment
 from poller.sync import Client
 
 STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
-_COLUMNS = ("KEY", "INVOCATION", "PHASE", "ATHENA", "STATE", "AGE", "DELIVERY")
+_COLUMNS = ("KEY", "INVOCATION", "PHASE", "ATHENA", "STATE", "AGE", "DELIVERY", "ENTRY")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m poller list",
         description="List the promises Restate holds (a day of them), newest first: key, "
-        "invocation id, phase, Athena state, result state, age and delivery. Reads Restate's "
+        "invocation id, phase, Athena state, result state, age, delivery and entry (front: "
+        "query/query; direct: queries/{key}/run). Reads Restate's "
         "admin API only (an operator's command), never Athena.",
     )
     parser.add_argument("--phase", choices=PHASES, help="only promises in this phase")
@@ -86,6 +87,7 @@ def _cells(entry: PromiseEntry) -> tuple[str, ...]:
         entry.state or "-",
         age(entry.age_s),
         entry.delivery or "-",
+        "direct" if entry.direct else "front",
     )
 
 

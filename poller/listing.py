@@ -2,7 +2,8 @@
 
 The promise's record (what `status` reads: the `record` key of the `promise` workflow's
 state, keyed by the query/query invocation), joined with that invocation's idempotency key
-(`sys_invocation`), the Athena state the mailbox or the sweeper last saw, and the delivery
+(`sys_invocation`); a direct promise's record is the `queries` workflow's, keyed by the key
+itself. Then the Athena state the mailbox or the sweeper last saw, and the delivery
 object's status. Each is one small SQL query; the join is done here (restate-server 1.7's
 planner fails on several joins over `state` at once).
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from poller.ingress import DIRECT_WORKFLOW
 from poller.models import DeliveryStatus, ResultState
 from poller.operations import admin_query
 from poller.steps import Operation
@@ -60,6 +62,8 @@ class PromiseEntry(BaseModel):
     age_s: float
     delivery: str | None
     query_execution_id: str | None = None
+    # Came in by the direct entry (`POST /queries/{key}/run`), not by `query/query`.
+    direct: bool = False
 
 
 def list_promises(
@@ -68,20 +72,28 @@ def list_promises(
     """The promises that pass `filters`, newest first."""
     rows = yield from admin_query(admin, _invocations_sql(filters), timeout)
     keys = {row["id"]: row.get("idempotency_key") for row in rows}
-    rows = yield from admin_query(admin, _records_sql(filters), timeout)
+    rows = yield from admin_query(admin, _records_sql(filters, PROMISE), timeout)
     records = {row["service_key"]: _loads(row["value_utf8"]) for row in rows}
     # A record of an invocation outside the key or time filter is left out.
     if filters.key_prefix is not None:
         records = {key: value for key, value in records.items() if key in keys}
+    # Keyed by the caller's key, the direct entry's records need no join.
+    rows = yield from admin_query(admin, _records_sql(filters, DIRECT_WORKFLOW), timeout)
+    direct = {row["service_key"]: _loads(row["value_utf8"]) for row in rows}
     if filters.since is not None:
         since = filters.since
         records = {k: v for k, v in records.items() if _submitted(v) >= since}
-    athena = yield from _athena_states(admin, records.values(), timeout)
-    deliveries = yield from _deliveries(admin, records.values(), timeout)
+        direct = {k: v for k, v in direct.items() if _submitted(v) >= since}
+    everything = [*records.values(), *direct.values()]
+    athena = yield from _athena_states(admin, everything, timeout)
+    deliveries = yield from _deliveries(admin, everything, timeout)
     moment = now or datetime.now(UTC)
     entries = [
         _entry(invocation, record, keys.get(invocation), athena, deliveries, moment)
         for invocation, record in records.items()
+    ] + [
+        _entry(record["invocation_id"], record, key, athena, deliveries, moment, direct=True)
+        for key, record in direct.items()
     ]
     chosen = [entry for entry in entries if _passes(entry, filters)]
     chosen.sort(key=lambda entry: entry.submitted_at, reverse=True)
@@ -95,6 +107,7 @@ def _entry(
     athena: dict[str, str],
     deliveries: dict[str, dict[str, Any]],
     now: datetime,
+    direct: bool = False,
 ) -> PromiseEntry:
     phase, athena_state, job_id = record["phase"], record.get("job_state"), record.get("job_id")
     if phase in ("queued", "running") and job_id and job_id in athena:
@@ -120,6 +133,7 @@ def _entry(
         age_s=round(max(0.0, (now - submitted).total_seconds()), 1),
         delivery=delivery.get("state") if delivery else None,
         query_execution_id=job_id,
+        direct=direct,
     )
 
 
@@ -143,9 +157,11 @@ def _invocations_sql(filters: ListFilters) -> str:
     return sql
 
 
-def _records_sql(filters: ListFilters) -> str:
-    sql = f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{PROMISE}'"
+def _records_sql(filters: ListFilters, workflow: str) -> str:
+    sql = f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{workflow}'"
     sql += " AND key = 'record'"
+    if workflow == DIRECT_WORKFLOW and filters.key_prefix is not None:
+        sql += f" AND starts_with(service_key, {_literal(filters.key_prefix)})"
     if filters.phase is not None:
         phases = ", ".join(_literal(phase) for phase in _RECORDED.get(filters.phase, ()))
         sql += f" AND json_get_str(value_utf8, 'phase') IN ({phases or 'NULL'})"

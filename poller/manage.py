@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from poller.arguments import add_connection_arguments, idempotency_key
+from poller.arguments import add_connection_arguments, add_entry_argument, idempotency_key
 from poller.exit_codes import ExitCode
 from poller.sync import Client
 
@@ -26,6 +26,7 @@ def build_parser(command: str) -> argparse.ArgumentParser:
     parser.add_argument("--key", metavar="K", type=idempotency_key, required=True)
     if command == "cancel":
         parser.add_argument("--reason", metavar="TEXT", help="why; recorded in the result")
+    add_entry_argument(parser)
     add_connection_arguments(parser)
     return parser
 

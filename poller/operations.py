@@ -5,6 +5,7 @@ A caller knows its idempotency key; the promise is addressed by the invocation t
 started. The key resolves over the public ingress without side effects: `.../K/output` says
 whether the key is known (404 if not) and, once done, names the invocation; while it runs,
 re-sending with the same key is de-duplicated by Restate and answers with the invocation id.
+A promise that came in by the direct entry is the workflow of the key itself (`direct`).
 """
 
 import json
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from poller.errors import IngressUnreachable, Refused, UnexpectedAnswer, UnknownKey
-from poller.ingress import QUERY_HANDLER_PATH, error_message
+from poller.ingress import DIRECT_WORKFLOW, QUERY_HANDLER_PATH, error_message
 from poller.steps import HttpRequest, HttpResponse, Operation, Sleep, TransportFailure, exchange
 from poller.verdicts import unreachable_message
 
@@ -30,17 +31,16 @@ def one_request(request: HttpRequest, server_url: str) -> Operation[HttpResponse
     return outcome
 
 
-def resolve_invocation(ingress: str, key: str, timeout: float) -> Operation[str]:
-    """The invocation id that idempotency key `key` started, or UnknownKey."""
-    base = ingress.rstrip("/")
-    path = f"{base}/restate/invocation/{QUERY_HANDLER_PATH}/{quote(key, safe='')}/output"
+def resolve_invocation(
+    ingress: str, key: str, timeout: float, direct: bool = False
+) -> Operation[str]:
+    """The invocation id that idempotency key `key` started (or that ran the direct
+    workflow of `key`), or UnknownKey."""
+    base, target = ingress.rstrip("/"), _target(direct)
+    path = f"{base}/restate/{target}/{quote(key, safe='')}/output"
     output = yield from one_request(HttpRequest("GET", path, timeout), ingress)
     if output.status == 404:
-        raise UnknownKey(
-            f"No query was submitted with key {key} (or it ended more than a day ago). "
-            "Check the key.",
-            status=404,
-        )
+        raise UnknownKey(_unknown(key), status=404)
     if output.headers.get("x-restate-id"):
         return output.headers["x-restate-id"]
     if output.status != 470:  # 470: known, not completed yet
@@ -52,7 +52,7 @@ def resolve_invocation(ingress: str, key: str, timeout: float) -> Operation[str]
             raise Refused(message, status=400)
         raise UnexpectedAnswer(message, status=output.status)
     # The key is known, so this send starts nothing: Restate answers with its invocation.
-    sent = yield from one_request(_send_request(ingress, key, {}, timeout), ingress)
+    sent = yield from one_request(_send_request(ingress, key, {}, timeout, direct), ingress)
     answer = _json(sent.content) if sent.status < 300 else None
     invocation_id = answer.get("invocationId") if isinstance(answer, dict) else None
     if not isinstance(invocation_id, str):
@@ -60,16 +60,36 @@ def resolve_invocation(ingress: str, key: str, timeout: float) -> Operation[str]
     return invocation_id
 
 
-def _send_request(ingress: str, key: str, body: dict[str, Any], timeout: float) -> HttpRequest:
-    url = f"{ingress.rstrip('/')}/{QUERY_HANDLER_PATH}/send"
+def _unknown(key: str) -> str:
+    return (
+        f"No query was submitted with key {key} (or it ended more than a day ago). Check the key."
+    )
+
+
+def _target(direct: bool) -> str:
+    """What the ingress's `/restate/...` paths name a key's invocation by."""
+    return f"workflow/{DIRECT_WORKFLOW}" if direct else f"invocation/{QUERY_HANDLER_PATH}"
+
+
+def _send_request(
+    ingress: str, key: str, body: dict[str, Any], timeout: float, direct: bool = False
+) -> HttpRequest:
+    base = ingress.rstrip("/")
+    if direct:
+        url = f"{base}/{DIRECT_WORKFLOW}/{quote(key, safe='')}/run/send"
+        return HttpRequest("POST", url, timeout, _JSON, json.dumps(body).encode())
     headers = {"idempotency-key": key, **_JSON}
-    return HttpRequest("POST", url, timeout, headers, json.dumps(body).encode())
+    return HttpRequest(
+        "POST", f"{base}/{QUERY_HANDLER_PATH}/send", timeout, headers, json.dumps(body).encode()
+    )
 
 
-def send(ingress: str, key: str, body: dict[str, Any], timeout: float) -> Operation[dict[str, Any]]:
-    """POST /query/query/send: start the query (or, for a known key, nothing); Restate's
-    answer, `{"invocationId", "status"}`."""
-    sent = yield from one_request(_send_request(ingress, key, body, timeout), ingress)
+def send(
+    ingress: str, key: str, body: dict[str, Any], timeout: float, direct: bool = False
+) -> Operation[dict[str, Any]]:
+    """POST /query/query/send (or /queries/{key}/run/send): start the query (or, for a known
+    key, nothing); Restate's answer, `{"invocationId", "status"}`."""
+    sent = yield from one_request(_send_request(ingress, key, body, timeout, direct), ingress)
     answer = _json(sent.content) if sent.status < 300 else None
     if not isinstance(answer, dict):
         raise UnexpectedAnswer(f"Cannot resolve key {key}: HTTP {sent.status}", status=sent.status)
@@ -82,9 +102,11 @@ def promise_call(
     handler: str,
     timeout: float,
     body: dict[str, object] | None = None,
+    workflow: str = PROMISE_PATH,
 ) -> Operation[dict[str, Any]]:
-    """POST /promise/{invocation_id}/{handler}; the JSON answer."""
-    url = f"{ingress.rstrip('/')}/{PROMISE_PATH}/{quote(invocation_id, safe='')}/{handler}"
+    """POST /promise/{invocation_id}/{handler} (or /queries/{key}/{handler}); the JSON
+    answer."""
+    url = f"{ingress.rstrip('/')}/{workflow}/{quote(invocation_id, safe='')}/{handler}"
     request = HttpRequest("POST", url, timeout, _JSON, json.dumps(body or {}).encode())
     response = yield from one_request(request, ingress)
     if response.status == 404:
@@ -104,9 +126,20 @@ NOT_BEGUN_WAIT_S = 0.25
 
 
 def call_by_key(
-    ingress: str, key: str, handler: str, timeout: float, body: dict[str, object] | None = None
+    ingress: str,
+    key: str,
+    handler: str,
+    timeout: float,
+    body: dict[str, object] | None = None,
+    direct: bool = False,
 ) -> Operation[dict[str, Any]]:
-    """Resolve `key`, then call the promise's `handler` (status, cancel, redeliver)."""
+    """Resolve `key`, then call the promise's `handler` (status, cancel, redeliver); a direct
+    promise is called by the key itself."""
+    if direct:
+        try:
+            return (yield from promise_call(ingress, key, handler, timeout, body, DIRECT_WORKFLOW))
+        except UnknownKey:
+            raise UnknownKey(_unknown(key), status=404) from None
     invocation_id = yield from resolve_invocation(ingress, key, timeout)
     for _ in range(NOT_BEGUN_RETRIES):
         try:

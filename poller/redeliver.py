@@ -1,7 +1,8 @@
 """``python -m poller redeliver``: POST a result again, by key or every give-up since a time.
 
 `--key K` resolves the key like status and cancel do and calls
-`POST /promise/{invocation_id}/redeliver` on the public ingress. `--gave-up-since T` is the
+`POST /promise/{invocation_id}/redeliver` on the public ingress (`POST /queries/K/redeliver`
+with `--direct`). `--gave-up-since T` is the
 operator's: it asks Restate's admin API (SQL over the services' state) which deliveries gave
 up since T, the ones still retrying in the delivery object and the ones the promise's own
 first attempt settled, and redelivers each; it prints what it sent, and a count.
@@ -12,18 +13,22 @@ import json
 import os
 import re
 import sys
+from base64 import urlsafe_b64decode
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from poller.arguments import add_connection_arguments, idempotency_key
+from poller.arguments import add_connection_arguments, add_entry_argument, idempotency_key
 from poller.core import DEFAULT_ADMIN_URL
 from poller.exit_codes import ExitCode
+from poller.ingress import DIRECT_WORKFLOW
 from poller.operations import admin_query, promise_call
 from poller.sync import Client
 from poller.verdicts import PollFailure
 
-# The Restate names of Athena's promise and its delivery object, and the webhook-id's prefix.
+# The Restate names of Athena's promise and its delivery object, and the webhook-id's prefix;
+# a direct promise's webhook-id goes on with the mark and its key (base64url).
 PROMISE_SERVICE, DELIVERY_SERVICE, WEBHOOK_ID_PREFIX = "promise", "webhookDelivery", "msg_"
+KEY_MARK = "~"
 _AGO = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -60,8 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="Restate's admin API, for --gave-up-since (default: $RESTATE_ADMIN_URL or "
         "%(default)s)",
     )
+    add_entry_argument(parser)
     add_connection_arguments(parser)
     return parser
+
+
+def promise_of(webhook_id: str) -> tuple[str, str]:
+    """(workflow, key) of the promise that pushed `webhook_id`."""
+    invocation_id, marked, encoded = webhook_id.removeprefix(WEBHOOK_ID_PREFIX).partition(KEY_MARK)
+    if not marked:
+        return PROMISE_SERVICE, invocation_id
+    return DIRECT_WORKFLOW, urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
 
 
 def run(client: Client, args: argparse.Namespace) -> int:
@@ -78,10 +92,10 @@ def redeliver_gave_up(client: Client, args: argparse.Namespace) -> int:
     found = gave_up_since(client, args.admin, since, args.timeout)
     counts = {"redelivering": 0, "under_way": 0, "failed": 0}
     for webhook_id in found:
-        invocation_id = webhook_id.removeprefix(WEBHOOK_ID_PREFIX)
+        workflow, key = promise_of(webhook_id)
         try:
             answer = client.run(
-                promise_call(args.ingress, invocation_id, "redeliver", args.timeout)
+                promise_call(args.ingress, key, "redeliver", args.timeout, workflow=workflow)
             )
         except PollFailure as failure:
             counts["failed"] += 1
@@ -100,11 +114,15 @@ def gave_up_since(client: Client, admin: str, since: datetime, timeout: float) -
     status wins over the promise's record: it holds any retries and redeliveries since."""
     like = 'value_utf8 LIKE \'%"state":"gave_up"%\''
     objects = _state(client, admin, DELIVERY_SERVICE, "status", like, timeout)
-    records = _state(client, admin, PROMISE_SERVICE, "record", like, timeout)
+    records = [
+        record
+        for workflow in (PROMISE_SERVICE, DIRECT_WORKFLOW)
+        for record in _state(client, admin, workflow, "record", like, timeout).values()
+    ]
     statuses = dict(objects)
     held_by_promise = {
         record["webhook_id"]: record["delivery"]
-        for record in records.values()
+        for record in records
         if record.get("webhook_id") and record.get("delivery")
     }
     elsewhere = sorted(set(held_by_promise) - set(statuses))

@@ -28,11 +28,23 @@ class AttemptFailed(Exception):
         self.could_not_connect = could_not_connect
 
 
+class AttachInstead(Exception):
+    """The key's workflow runs already (or ran): wait for it with this call instead."""
+
+    def __init__(self, call: IngressCall) -> None:
+        super().__init__(call.url)
+        self.call = call
+
+
 def judge_response(call: IngressCall, response: HttpResponse, ingress_url: str) -> bytes:
-    """The result body for a 200; otherwise raise AttemptFailed or a PromiseError."""
+    """The result body for a 200; otherwise raise AttemptFailed, AttachInstead or a
+    PromiseError."""
     status = response.status
     if status == 200:
         return response.content
+    if status == 409 and call.attach_instead is not None:
+        # Restate runs a workflow once per key: "the workflow method was already invoked".
+        raise AttachInstead(call.attach_instead)
     message = error_message(response.content) or response.reason or ""
     if status == 400:
         raise BadRequest(f"Invalid request: {message}", status=400)
@@ -65,8 +77,8 @@ def unreachable_message(ingress_url: str) -> str:
     )
 
 
-def gave_up_message(key: str, max_wait_s: float) -> str:
+def gave_up_message(call: IngressCall, max_wait_s: float) -> str:
     return (
         f"Gave up after waiting {max_wait_s:g}s (--max-wait). The query keeps running; "
-        f"re-attach with: python -m poller --key {key}"
+        f"re-attach with: {call.reattach}"
     )

@@ -308,6 +308,7 @@ def test_list_needs_no_ingress_and_reads_the_admin_api(ingress: responses.Reques
     answers = [
         {"rows": [{"id": INVOCATION, "idempotency_key": KEY}]},
         {"rows": [{"service_key": INVOCATION, "value_utf8": json.dumps(record)}]},
+        {"rows": []},  # no promise came in by the direct entry
         {"rows": [{"service_key": "qe-1", "value_utf8": '"SUCCEEDED"'}]},
         {"rows": []},
     ]
@@ -322,4 +323,5 @@ def test_list_needs_no_ingress_and_reads_the_admin_api(ingress: responses.Reques
     # Athena's final state, seen by the mailbox: the promise is reading the result.
     assert (entry.key, entry.phase, entry.athena_state) == (KEY, "fetching", "SUCCEEDED")
     assert entry.delivery == "pending"
-    assert "sys_invocation" in asked[0] and "'record'" in asked[1] and "'qe-1'" in asked[2]
+    assert "sys_invocation" in asked[0] and "'record'" in asked[1] and "'qe-1'" in asked[3]
+    assert "'queries'" in asked[2]

@@ -21,9 +21,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from infra.local.stack import LocalStack
-from service.models import DEMO_QUERY
+from service.models import DEMO_QUERY, webhook_id_for
 from tests.stack_support import (
     attach,
+    attach_direct,
     configure_athena,
     deliveries,
     delivery_status,
@@ -33,6 +34,7 @@ from tests.stack_support import (
     running_execution,
     running_stack,
     send,
+    send_direct,
     tagged,
     wait_until,
 )
@@ -56,22 +58,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield local
 
 
+@pytest.mark.parametrize("entry", ["front", "direct"])
 @pytest.mark.parametrize("component", ["service", "restate"])
 def test_a_crash_mid_query_still_completes_the_promise_once(
-    stack: LocalStack, component: str
+    stack: LocalStack, component: str, entry: str
 ) -> None:
     sql, key = tagged(DEMO_QUERY, "run_time_s=4"), str(uuid.uuid4())
-    assert send(stack, {"query": sql, "callback_url": f"{stack.listener_url}/callback"}, key).ok
+    body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
+    # Through `query/query` with an idempotency key, or as the workflow `queries/{key}`.
+    direct = entry == "direct"
+    assert (send_direct(stack, body, key) if direct else send(stack, body, key)).ok
     running_execution(stack, sql)
     stack.restart(component, kill=True)
 
-    response = attach(stack, key, timeout=90)
+    response = attach_direct(stack, key, 90) if direct else attach(stack, key, timeout=90)
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
     (execution,) = executions_of(stack, sql).values()
     assert execution["calls"]["StartQueryExecution"] == 1
-    webhook_id = f"msg_{result['invocation_id']}"
+    webhook_id = webhook_id_for(result["invocation_id"], key if direct else None)
     pushed = wait_until(
         lambda: [d for d in deliveries(stack.listener_url) if d["webhook_id"] == webhook_id],
         60,

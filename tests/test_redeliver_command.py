@@ -65,27 +65,31 @@ def test_every_give_up_since_the_time_is_redelivered_and_counted(
         # Given up at its first attempt, then redelivered: the object's status is newer.
         "c": {"webhook_id": "msg_c", "delivery": delivery("gave_up", after)},
     }
+    # A direct promise (`queries/order-7`): its webhook-id carries the key, base64url.
+    direct = {"order-7": {"webhook_id": "msg_d~b3JkZXItNw", "delivery": delivery("gave_up", after)}}
     taken = {"msg_c": delivery("delivered", after, redeliveries=1)}
-    asked = answer_sql(restate, rows(objects), rows(records), rows(taken))
-    for invocation, outcome in (("a", "redelivering"), ("b", "under_way")):
+    asked = answer_sql(restate, rows(objects), rows(records), rows(direct), rows(taken))
+    for path, outcome in (("promise/a", "redelivering"), ("promise/b", "under_way")):
         restate.post(
-            f"{INGRESS}/promise/{invocation}/redeliver",
-            json={"outcome": outcome, "message": f"{invocation}: {outcome}"},
+            f"{INGRESS}/{path}/redeliver",
+            json={"outcome": outcome, "message": f"{path}: {outcome}"},
         )
+    restate.post(f"{INGRESS}/queries/order-7/redeliver", json={"outcome": "redelivering"})
 
     argv = ["redeliver", "--gave-up-since", SINCE.isoformat(), "--ingress", INGRESS]
     assert main([*argv, "--admin", ADMIN]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary == {
         "gave_up_since": SINCE.isoformat(),
-        "gave_up": 2,
-        "redelivering": 1,
+        "gave_up": 3,
+        "redelivering": 2,
         "under_way": 1,
         "failed": 0,
     }
     assert "service_name = 'webhookDelivery' AND key = 'status'" in asked[0]
     assert "service_name = 'promise' AND key = 'record'" in asked[1]
-    assert "service_key IN ('msg_b', 'msg_c')" in asked[2]
+    assert "service_name = 'queries' AND key = 'record'" in asked[2]
+    assert "service_key IN ('msg_b', 'msg_c', 'msg_d~b3JkZXItNw')" in asked[3]
 
 
 def test_redeliver_by_key_resolves_it_and_prints_the_answer(
