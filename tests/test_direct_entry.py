@@ -4,6 +4,7 @@ The same promise as through `query/query` (pull and push the same bytes, the que
 once, a bad request a 400 naming its field), reached without the front's invocation: status,
 cancel and redelivery by the key itself, and a webhook-id that leads back to the key."""
 
+import json
 import uuid
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.stack_support import (
     deliveries,
     delivery_status,
     executions_of,
+    run_poller,
     running_execution,
     send_direct,
     tagged,
@@ -136,3 +138,55 @@ def test_a_key_too_long_for_the_webhook_id_is_a_400_that_says_what_to_do(
     assert "POST /query/query" in refused.json()["message"]
     assert executions_of(stack, sql) == {}
     assert run_direct(stack, longest, {"query": sql}).status_code == 200
+
+
+def test_the_poller_runs_attaches_and_manages_a_direct_promise(stack: LocalStack) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=0.5"), f"direct-{uuid.uuid4()}"
+    submit = ["--direct", "--key", key, "--query", sql]
+    first = run_poller(stack, *submit, "--callback-url", f"{stack.listener_url}/callback")
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout)
+    # Submitted again, the key's workflow is not run again: the poller attaches to it.
+    again = run_poller(stack, *submit)
+    assert again.returncode == 0 and again.stdout == first.stdout, again.stderr
+    assert f"Key {key} was submitted before: attaching" in again.stderr
+    attached = run_poller(stack, "--direct", "--key", key)
+    assert attached.stdout == first.stdout
+
+    webhook_id = webhook_id_for(result["invocation_id"], key)
+    assert pushed_once(stack, webhook_id)["body"] == first.stdout.rstrip("\n")
+    shown = run_poller(stack, "status", "--direct", "--key", key)
+    status = json.loads(shown.stdout)
+    assert (status["phase"], status["delivery"]["state"]) == ("done", "delivered")
+
+    redelivered = run_poller(stack, "redeliver", "--direct", "--key", key)
+    assert json.loads(redelivered.stdout)["outcome"] == "redelivering", redelivered.stderr
+    history = wait_until(
+        lambda: (
+            (s := delivery_status(stack, webhook_id))
+            and s["redeliveries"] == 1
+            and s["state"] == "delivered"
+            and s["history"]
+        ),
+        30,
+        "the redelivery",
+    )
+    assert [(a["attempt"], a["redelivery"]) for a in history] == [(1, 0), (2, 1)]
+
+    listed = run_poller(stack, "list", "--admin", stack.admin_url, "--key-prefix", key, "--json")
+    (entry,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (entry["key"], entry["direct"], entry["state"]) == (key, True, "SUCCEEDED")
+    assert entry["invocation_id"] == result["invocation_id"]
+    (execution,) = executions_of(stack, sql).values()
+    assert execution["calls"]["StartQueryExecution"] == 1
+
+
+def test_the_poller_cancels_a_direct_promise_and_knows_an_unknown_key(stack: LocalStack) -> None:
+    sql, key = tagged(DEMO_QUERY, "run_time_s=60"), f"direct-{uuid.uuid4()}"
+    assert send_direct(stack, {"query": sql}, key).status_code == 202
+    running_execution(stack, sql)
+    cancelled = run_poller(stack, "cancel", "--direct", "--key", key, "--reason", "not needed")
+    assert cancelled.returncode == 4, cancelled.stderr
+    assert json.loads(cancelled.stdout)["state"] == "CANCELLED"
+    unknown = run_poller(stack, "status", "--direct", "--key", f"never-{uuid.uuid4()}")
+    assert unknown.returncode == 6 and "No query was submitted with key" in unknown.stderr
