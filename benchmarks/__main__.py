@@ -23,6 +23,7 @@ from benchmarks.measure import (
     Run,
     finish,
     one_baseline,
+    one_direct,
     one_promise,
     one_refusal,
     scratch_workdir,
@@ -36,7 +37,6 @@ from infra.local.lambda_endpoint import lambda_cost
 from infra.local.processes import free_port
 from infra.local.restate_settings import FSYNC_VARIABLE
 from infra.local.stack import LocalStack, Ports, StackConfig
-from service.models import webhook_id_for
 
 
 def measured(
@@ -56,8 +56,8 @@ def measured(
         runs = list(pool.map(lambda _: measure(), range(queries)))
     if wait_for_push:
         for one in runs:
-            if one.invocation_id:
-                stack.wait_for_delivery(webhook_id_for(one.invocation_id), timeout_s=300)
+            if one.webhook_id:
+                stack.wait_for_delivery(one.webhook_id, timeout_s=300)
     took = time.perf_counter() - began
     # Webhooks, late events and clean-ups belong to the row: give them a moment to land.
     time.sleep(2)
@@ -115,27 +115,33 @@ def report_throughput(rows: list[list[str]], queries: int) -> None:
     )
 
 
-def pushed_with_and_without_running(
-    stack: LocalStack, promise: Callable[[], Run], count: int
+def pushed_variants(
+    stack: LocalStack, promise: Callable[[], Run], direct: Callable[[], Run], count: int
 ) -> list[list[str]]:
-    """The pushed row with every event, and again with the local Athena sending final states
-    only (as the rule does with -c athenaRunningEvents=false): what RUNNING's invocation costs.
-    Measured A B B A, each figure the mean of its two rows, so that the machine's drift over
-    the four rows cancels out of the difference."""
+    """The pushed row through the front and through the direct entry, each with every event
+    and again with the local Athena sending final states only (as the rule does with
+    -c athenaRunningEvents=false): what the front's and RUNNING's invocations cost. Measured
+    A B C D D C B A, each figure the mean of its two rows, so that the machine's drift over
+    the rows cancels out of the differences."""
 
     def send_running(running: bool) -> None:
         body = {"events_states": local_events_states(running)}
         requests.post(f"{stack.athena_url}/_local/config", json=body, timeout=10).raise_for_status()
 
-    labels = {True: "restate, both, pull + push", False: "restate, both, pull + push, no RUNNING"}
-    rows: dict[bool, list[list[str]]] = {True: [], False: []}
+    variants = [
+        ("restate, both, pull + push", True, promise),
+        ("restate, both, pull + push, no RUNNING", False, promise),
+        ("restate, both, direct, pull + push", True, direct),
+        ("restate, both, direct, pull + push, no RUNNING", False, direct),
+    ]
+    rows: dict[str, list[list[str]]] = {label: [] for label, _, _ in variants}
     try:
-        for running in (True, False, False, True):
+        for label, running, measure in [*variants, *reversed(variants)]:
             send_running(running)
-            rows[running].append(throughput(stack, labels[running], promise, count, 100))
+            rows[label].append(throughput(stack, label, measure, count, 100))
     finally:
         send_running(True)
-    return [mean_row(rows[True]), mean_row(rows[False])]
+    return [mean_row(rows[label]) for label, _, _ in variants]
 
 
 def mean_row(rows: list[list[str]]) -> list[str]:
@@ -233,6 +239,7 @@ def main() -> None:
             client = athena_client(stack.athena_url)
             baseline = partial(one_baseline, stack, client)
             promise = partial(one_promise, stack)
+            direct = partial(one_direct, stack)
             measure = partial(run, stack, client)
             rows.append(measure("boto3 loop, 100 ms poll", baseline, args.queries, 1))
             for mode in ("events", "both", "poll"):
@@ -240,6 +247,8 @@ def main() -> None:
                 use_mode(stack, mode)
                 rows.append(measure(f"restate, {mode}", promise, args.queries, 1))
             use_mode(stack, "both")  # events flow again, for the loop's row too
+            # Without the front's invocation: POST /queries/{key}/run.
+            rows.append(measure("restate, both, direct", direct, args.queries, 1))
             if not stack.is_cluster:
                 print("Measuring both with the log fsynced, as in production...", flush=True)
                 label = "restate, both, log fsynced"
@@ -259,7 +268,7 @@ def main() -> None:
             rates = [
                 throughput(stack, "boto3 loop, 20 ms poll", fast_loop, count, 100),
                 throughput(stack, "restate, both, pull", pull, count, 100),
-                *pushed_with_and_without_running(stack, promise, count),
+                *pushed_variants(stack, promise, direct, count),
                 # The floor under every row above: one invocation that does nothing.
                 throughput(stack, "one invocation, refused (400)", refusal, count, 100),
             ]
@@ -287,7 +296,7 @@ def chart_series(
         load = int(label.rsplit("(", 1)[1].split()[0])
         for name, prefix in lines.items():
             pull_only = ", pull (" in label
-            variant = any(name in label for name in ("lambda", "no RUNNING", "fsynced"))
+            variant = any(name in label for name in ("lambda", "no RUNNING", "fsynced", "direct"))
             if label.startswith(prefix) and not pull_only and not variant:
                 series[name].append((load, p50))
     return series

@@ -55,6 +55,8 @@ class Run:
     athena_total_s: float
     invocation_id: str | None = None
     completed_at: float | None = None
+    # What its webhook is sent with; None when it is not pushed.
+    webhook_id: str | None = None
 
 
 @dataclass
@@ -95,16 +97,31 @@ def awakeable_resolved_at(stack: LocalStack, invocation_id: str) -> float:
 
 
 def one_promise(stack: LocalStack, push: bool = True) -> Run:
+    """Through the front: `POST /query/query` with an idempotency key."""
+    key = str(uuid.uuid4())
+    url, headers = f"{stack.ingress_url}/query/query", {"idempotency-key": key}
+    return _promise_run(stack, url, headers, push, webhook_id_for)
+
+
+def one_direct(stack: LocalStack, push: bool = True) -> Run:
+    """Through the direct entry: `POST /queries/{key}/run`, the workflow of the key."""
+    key = str(uuid.uuid4())
+    url = f"{stack.ingress_url}/queries/{key}/run"
+    return _promise_run(stack, url, {}, push, lambda invocation: webhook_id_for(invocation, key))
+
+
+def _promise_run(
+    stack: LocalStack,
+    url: str,
+    headers: dict[str, str],
+    push: bool,
+    webhook_id: Callable[[str], str],
+) -> Run:
     began = time.perf_counter()
     body = {"query": f"{DEMO_QUERY} -- {uuid.uuid4()}"}
     if push:
         body["callback_url"] = f"{stack.listener_url}/callback"
-    response = client_session().post(
-        f"{stack.ingress_url}/query/query",
-        json=body,
-        headers={"idempotency-key": str(uuid.uuid4())},
-        timeout=300,
-    )
+    response = client_session().post(url, json=body, headers=headers, timeout=300)
     elapsed = time.perf_counter() - began
     result: dict[str, Any] = response.json()
     return Run(
@@ -113,6 +130,7 @@ def one_promise(stack: LocalStack, push: bool = True) -> Run:
         athena_total_s=result["statistics"]["total_execution_time_ms"] / 1000,
         invocation_id=result["invocation_id"],
         completed_at=parse_time(result["completed_at"]),
+        webhook_id=webhook_id(result["invocation_id"]) if push else None,
     )
 
 
@@ -138,12 +156,12 @@ def one_baseline(stack: LocalStack, client: Any, interval_s: float = 0.1) -> Run
 
 def finish(stack: LocalStack, client: Any, run: Run) -> Sample:
     calls, polls = athena_calls(stack, run.query_execution_id)
-    if run.invocation_id is None or run.completed_at is None:
+    if run.invocation_id is None or run.completed_at is None or run.webhook_id is None:
         execution = client.get_query_execution(QueryExecutionId=run.query_execution_id)
         total_s = execution["QueryExecution"]["Statistics"]["TotalExecutionTimeInMillis"] / 1000
         # The describe just above is the benchmark's, not the baseline's.
         return Sample(run.elapsed_s, run.elapsed_s - total_s, calls - 1, polls)
-    delivery = stack.wait_for_delivery(webhook_id_for(run.invocation_id))
+    delivery = stack.wait_for_delivery(run.webhook_id)
     return Sample(
         end_to_end_s=run.elapsed_s,
         overhead_s=run.elapsed_s - run.athena_total_s,
