@@ -1,11 +1,11 @@
 """The direct entry: `POST /{direct}/{key}/run`, the promise as a workflow keyed by the caller.
 
 Beside the front (`POST /{front}/{front_handler}` with an idempotency key), the same promise
-without the front's own invocation in between: the caller's key is the workflow's key, so a
-second run under it starts nothing and answers with the first one's result, attach is
-`GET /restate/workflow/{direct}/{key}/attach`, and status and cancel are
-`/{direct}/{key}/status` and `/{direct}/{key}/cancel`. About 3 ms of restate-server's and
-the service's CPU a pushed query fewer than through the front (docs/benchmarks.md).
+without the front's own invocation in between: the caller's key is the workflow's key, so
+Restate runs it once. A second run under the key starts nothing: Restate answers it with a
+409, and the caller attaches (`GET /restate/workflow/{direct}/{key}/attach`). Status, cancel
+and redelivery are `/{direct}/{key}/...`. About 3 ms of restate-server's and the service's
+CPU a pushed query fewer than through the front (docs/benchmarks.md).
 
 The request is checked and planned in the promise's first step, as the front does in its
 own: a refusal is a 400 naming the field and nothing starts, and the key keeps that answer
