@@ -26,6 +26,7 @@ from poller import (
 )
 from poller.backoff import Backoff
 from poller.client import LongPoll
+from poller.errors import UnexpectedAnswer
 from poller.ingress import submit_call
 from poller.steps import HttpRequest, HttpResponse, Sleep, TransportFailure
 
@@ -113,6 +114,42 @@ def test_the_long_poll_is_a_generator_of_requests_and_sleeps() -> None:
     with pytest.raises(StopIteration) as done:
         steps.send(HttpResponse(200, b'{"state": "SUCCEEDED"}'))
     assert done.value.value == b'{"state": "SUCCEEDED"}'
+
+
+def test_a_direct_submit_answered_409_attaches_to_the_keys_workflow_at_once() -> None:
+    lines: list[str] = []
+    poll = LongPoll(INGRESS, timeout_s=0.5, backoff=Backoff(random.Random(7)), clock=lambda: 0.0)
+    poll.progress = lines.append
+    steps = poll.fetch_result(submit_call(INGRESS, KEY, {"query": "SELECT 1"}, direct=True))
+    first = next(steps)
+    assert isinstance(first, HttpRequest)
+    assert (first.method, first.url) == ("POST", f"{INGRESS}/queries/{KEY}/run")
+    assert "idempotency-key" not in first.headers  # the key is the workflow's own
+    # A timeout, then the same run again: Restate has started the key's workflow already.
+    steps.send(TransportFailure("timeout", could_not_connect=False, timed_out=True))
+    assert steps.send(None) == first
+    already = b'{"code":409,"message":"the workflow method was already invoked"}'
+    attach = steps.send(HttpResponse(409, already))
+    assert isinstance(attach, HttpRequest)  # at once, no backoff
+    assert (attach.method, attach.body) == ("GET", None)
+    assert attach.url == f"{INGRESS}/restate/workflow/queries/{KEY}/attach"
+    assert lines[-2:] == [
+        f"Key {KEY} was submitted before: attaching to its promise.",
+        "Waiting for the result: attempt #2, 0.0s elapsed",
+    ]
+    with pytest.raises(StopIteration) as done:
+        steps.send(HttpResponse(200, b'{"state": "SUCCEEDED"}'))
+    assert done.value.value == b'{"state": "SUCCEEDED"}'
+
+
+def test_a_409_through_the_front_is_not_taken_for_an_earlier_submission() -> None:
+    # Only the direct entry's 409 means "run before"; the front's is an answer to report.
+    steps = LongPoll(INGRESS, clock=lambda: 0.0).fetch_result(
+        submit_call(INGRESS, KEY, {"query": "SELECT 1"})
+    )
+    next(steps)
+    with pytest.raises(UnexpectedAnswer):
+        steps.send(HttpResponse(409, b'{"message": "conflict"}'))
 
 
 # --- the sync client -----------------------------------------------------------------------

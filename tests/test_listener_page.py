@@ -161,3 +161,12 @@ def test_the_ingress_comes_from_the_flag_or_restate_ingress_url(tmp_path: Path) 
     assert flagged.ingress == "https://elsewhere.test"
     with pytest.raises(SystemExit):
         load_settings(["--ingress", "restate.test:8080"], {})
+
+
+def test_the_pull_finds_the_run_of_a_direct_promise_by_its_webhook_id() -> None:
+    # The listener's own copy of the service's rule (it does not import the service).
+    from service.models import webhook_id_for
+
+    assert invocation_id_of(webhook_id_for("inv_1abc")) == "inv_1abc"
+    assert invocation_id_of(webhook_id_for("inv_1abc", "order-7~x")) == "inv_1abc"
+    assert invocation_id_of("order-7") is None

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from infra.local.stack import LocalStack
+from service.promisify.delivery.models import webhook_id_for
 from service.promisify.testing import FRONT_HANDLER, FakeDependency, FakeJobRecord
 from tests.stack_support import deliveries, wait_until
 
@@ -25,21 +26,33 @@ class Kit:
 
 @dataclass
 class Submitted:
-    """One promise a test started: by its key, its invocation, and the tag in its spec."""
+    """One promise a test started: by its key, its invocation, and the tag in its spec;
+    through the front, or (`direct`) as the workflow of its key."""
 
     kit: Kit
     flavor: str
     key: str
     invocation_id: str
     tag: str
+    direct: bool = False
 
     @property
     def webhook_id(self) -> str:
-        return f"msg_{self.invocation_id}"
+        return webhook_id_for(self.invocation_id, self.key if self.direct else None)
+
+    @property
+    def promise_url(self) -> str:
+        """Where its status and cancel are: by invocation id, or by the key itself."""
+        if self.direct:
+            return f"{self.kit.ingress_url}/{self.flavor}Direct/{self.key}"
+        return f"{self.kit.ingress_url}/{self.flavor}Promise/{self.invocation_id}"
 
     def result(self, timeout: float = 60) -> requests.Response:
-        """What the caller pulls: the front's answer, attached by the idempotency key."""
+        """What the caller pulls: the front's answer, attached by the idempotency key (or the
+        direct workflow's, by its key)."""
         path = f"restate/invocation/{self.flavor}/{FRONT_HANDLER}/{self.key}/attach"
+        if self.direct:
+            path = f"restate/workflow/{self.flavor}Direct/{self.key}/attach"
         response = requests.get(f"{self.kit.ingress_url}/{path}", timeout=timeout)
         assert response.status_code == 200, response.text
         return response
@@ -48,24 +61,22 @@ class Submitted:
         return dict(self.result(timeout).json())
 
     def status(self) -> dict[str, Any]:
-        url = f"{self.kit.ingress_url}/{self.flavor}Promise/{self.invocation_id}/status"
-        response = requests.post(url, timeout=10)
+        response = requests.post(f"{self.promise_url}/status", timeout=10)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     def status_once_started(self) -> dict[str, Any] | None:
         """The status, or None while the front has not handed the promise its start yet
         (a status asked a moment after the send is a 404 until then)."""
-        url = f"{self.kit.ingress_url}/{self.flavor}Promise/{self.invocation_id}/status"
-        response = requests.post(url, timeout=10)
+        response = requests.post(f"{self.promise_url}/status", timeout=10)
         if response.status_code == 404:
             return None
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     def cancel(self, reason: str | None = None) -> dict[str, Any]:
-        url = f"{self.kit.ingress_url}/{self.flavor}Promise/{self.invocation_id}/cancel"
-        response = requests.post(url, json={"reason": reason} if reason else {}, timeout=10)
+        body = {"reason": reason} if reason else {}
+        response = requests.post(f"{self.promise_url}/cancel", json=body, timeout=10)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -96,19 +107,24 @@ class Submitted:
 
 
 def submit(
-    kit: Kit, spec: str = "", flavor: str = "fakeJob", push: bool = True, **fields: Any
+    kit: Kit,
+    spec: str = "",
+    flavor: str = "fakeJob",
+    push: bool = True,
+    direct: bool = False,
+    **fields: Any,
 ) -> Submitted:
-    """Send a job to the flavor's front (fire and forget), as `POST /{front}/submit/send`."""
+    """Send a job to the flavor's front (fire and forget), as `POST /{front}/submit/send`, or
+    to its direct entry, `POST /{flavor}Direct/{key}/run/send`."""
     tag = str(uuid.uuid4())
     body: dict[str, Any] = {"spec": f"{spec} tag={tag}".strip(), **fields}
     if push:
         body["callback_url"] = f"{kit.listener_url}/callback"
     key = str(uuid.uuid4())
-    response = requests.post(
-        f"{kit.ingress_url}/{flavor}/{FRONT_HANDLER}/send",
-        json=body,
-        headers={"idempotency-key": key},
-        timeout=30,
-    )
+    if direct:
+        url, headers = f"{kit.ingress_url}/{flavor}Direct/{key}/run/send", {}
+    else:
+        url, headers = f"{kit.ingress_url}/{flavor}/{FRONT_HANDLER}/send", {"idempotency-key": key}
+    response = requests.post(url, json=body, headers=headers, timeout=30)
     assert response.status_code == 202, response.text
-    return Submitted(kit, flavor, key, response.json()["invocationId"], tag)
+    return Submitted(kit, flavor, key, response.json()["invocationId"], tag, direct)

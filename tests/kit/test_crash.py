@@ -23,10 +23,11 @@ def test_a_start_retried_starts_the_job_once(kit: Kit, fault: str) -> None:
     assert promise.pushed() == pulled.text
 
 
-def test_the_service_killed_while_starting_the_job_starts_it_once(kit: Kit) -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_the_service_killed_while_starting_the_job_starts_it_once(kit: Kit, direct: bool) -> None:
     """The fake started the job but holds its answer back; the service dies meanwhile. The
     start runs again on the new process, with the same token: the same job."""
-    promise = submit(kit, "start=slow:2 states=RUNNING:0.3,SUCCEEDED")
+    promise = submit(kit, "start=slow:2 states=RUNNING:0.3,SUCCEEDED", direct=direct)
     job = promise.job()
     kit.stack.restart("service", kill=True)
     pulled = promise.result()
@@ -50,8 +51,9 @@ def test_the_service_killed_while_reading_the_result_completes_it(kit: Kit) -> N
     assert promise.pushed() == pulled.text
 
 
-def test_the_service_killed_while_the_job_is_parked_completes_it(kit: Kit) -> None:
-    promise = submit(kit, "states=RUNNING:*")
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_the_service_killed_while_the_job_is_parked_completes_it(kit: Kit, direct: bool) -> None:
+    promise = submit(kit, "states=RUNNING:*", direct=direct)
     promise.wait_for_phase("running")
     job = promise.job()
     kit.stack.restart("service", kill=True)

@@ -11,8 +11,11 @@ from tests.kit.support import Kit, submit
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the fake service, the listener
 
 
-def test_a_job_that_succeeds_gives_its_rows_on_both_paths(kit: Kit) -> None:
-    promise = submit(kit, "states=QUEUED:0.1,RUNNING:0.2,SUCCEEDED rows=5 page_size=2")
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_a_job_that_succeeds_gives_its_rows_on_both_paths(kit: Kit, direct: bool) -> None:
+    promise = submit(
+        kit, "states=QUEUED:0.1,RUNNING:0.2,SUCCEEDED rows=5 page_size=2", direct=direct
+    )
     pulled = promise.result()
     result = pulled.json()
     assert result["state"] == "SUCCEEDED" and result["error"] is None
@@ -42,8 +45,9 @@ def test_a_job_the_dependency_ends_badly_is_a_result_with_its_reason(
     assert kit.fake.count("result", promise.job().job_id) == 0
 
 
-def test_the_deadline_gives_timed_out_and_stops_the_job(kit: Kit) -> None:
-    promise = submit(kit, "states=RUNNING:*", timeout_s=0.5)
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_the_deadline_gives_timed_out_and_stops_the_job(kit: Kit, direct: bool) -> None:
+    promise = submit(kit, "states=RUNNING:*", timeout_s=0.5, direct=direct)
     pulled = promise.result()
     result = pulled.json()
     assert result["state"] == "TIMED_OUT"
@@ -53,8 +57,9 @@ def test_the_deadline_gives_timed_out_and_stops_the_job(kit: Kit) -> None:
     assert promise.pushed() == pulled.text
 
 
-def test_a_cancel_by_key_gives_cancelled_and_stops_the_job(kit: Kit) -> None:
-    promise = submit(kit, "states=RUNNING:*")
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_a_cancel_by_key_gives_cancelled_and_stops_the_job(kit: Kit, direct: bool) -> None:
+    promise = submit(kit, "states=RUNNING:*", direct=direct)
     running = promise.wait_for_phase("running")
     assert running["job_state"] == "RUNNING"
     assert promise.cancel("no longer needed")["outcome"] == "cancelling"
@@ -68,8 +73,9 @@ def test_a_cancel_by_key_gives_cancelled_and_stops_the_job(kit: Kit) -> None:
     assert promise.cancel()["outcome"] == "already_ended"
 
 
-def test_restates_own_cancel_gives_cancelled_and_stops_the_job(kit: Kit) -> None:
-    promise = submit(kit, "states=RUNNING:*")
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_restates_own_cancel_gives_cancelled_and_stops_the_job(kit: Kit, direct: bool) -> None:
+    promise = submit(kit, "states=RUNNING:*", direct=direct)
     promise.wait_for_phase("running")
     # What `restate invocations cancel <id>` does, to the invocation the caller's key started.
     admin = kit.stack.admin_url
@@ -82,8 +88,9 @@ def test_restates_own_cancel_gives_cancelled_and_stops_the_job(kit: Kit) -> None
     assert promise.pushed() == pulled.text
 
 
-def test_a_start_refused_for_good_is_failed_with_no_job_id(kit: Kit) -> None:
-    promise = submit(kit, "start=refuse")
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_a_start_refused_for_good_is_failed_with_no_job_id(kit: Kit, direct: bool) -> None:
+    promise = submit(kit, "start=refuse", direct=direct)
     pulled = promise.result()
     result = pulled.json()
     assert result["state"] == "FAILED" and result["job_id"] is None

@@ -55,6 +55,7 @@ def fake_names(flavor: str) -> ServiceNames:
         sweeper=f"{flavor}Sweeper",
         delivery=f"{flavor}Delivery",
         events=f"{flavor}Events",
+        direct=f"{flavor}Direct",
     )
 
 
