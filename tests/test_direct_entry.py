@@ -7,6 +7,7 @@ cancel and redelivery by the key itself, and a webhook-id that leads back to the
 import json
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -49,11 +50,11 @@ def test_a_direct_promise_is_pulled_attached_and_pushed_as_the_same_bytes(
 ) -> None:
     sql, key = tagged(DEMO_QUERY), f"direct/{uuid.uuid4()} é"
     body = {"query": sql, "callback_url": f"{stack.listener_url}/callback"}
-    pulled = run_direct(stack, requests.utils.quote(key, safe=""), body)
+    pulled = run_direct(stack, quote(key, safe=""), body)
     assert pulled.status_code == 200, pulled.text
     result = pulled.json()
     assert result["state"] == "SUCCEEDED" and result["rows"] == [[42.0]]
-    assert attach_direct(stack, requests.utils.quote(key, safe="")).content == pulled.content
+    assert attach_direct(stack, quote(key, safe="")).content == pulled.content
 
     webhook_id = webhook_id_for(result["invocation_id"], key)
     assert pushed_once(stack, webhook_id)["body"] == pulled.text
@@ -61,7 +62,7 @@ def test_a_direct_promise_is_pulled_attached_and_pushed_as_the_same_bytes(
     # The delivery's own status finds the promise by the key its webhook-id carries.
     delivered = delivery_status(stack, webhook_id)
     assert delivered is not None and delivered["state"] == "delivered", delivered
-    shown = by_key(stack, requests.utils.quote(key, safe=""), "status").json()
+    shown = by_key(stack, quote(key, safe=""), "status").json()
     assert (shown["phase"], shown["state"]) == ("done", "SUCCEEDED")
     assert shown["webhook_id"] == webhook_id and shown["delivery"]["state"] == "delivered"
 

@@ -21,6 +21,9 @@ from tests.stack_support import tagged, wait_until
 
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
 
+# What an operator reads across the top (written out: the test checks the command's own).
+COLUMNS = ["KEY", "INVOCATION", "PHASE", "ATHENA", "STATE", "AGE", "DELIVERY", "ENTRY"]
+
 
 def listed(stack: LocalStack, *flags: str) -> list[dict[str, Any]]:
     run = subprocess.run(
@@ -116,16 +119,7 @@ def test_list_shows_every_promise_and_filters_them(stack: LocalStack) -> None:
         check=False,
     )
     header, *lines = run.stdout.splitlines()
-    assert header.split() == [
-        "KEY",
-        "INVOCATION",
-        "PHASE",
-        "ATHENA",
-        "STATE",
-        "AGE",
-        "DELIVERY",
-        "ENTRY",
-    ]
+    assert header.split() == COLUMNS
     ok = [keys["ok"], by_key[keys["ok"]]["invocation_id"], "done", "SUCCEEDED", "SUCCEEDED"]
     assert lines[-1].split()[:5] == ok
 
@@ -144,13 +138,4 @@ def test_list_without_the_admin_api_says_so_and_exits_7() -> None:
 
 def test_ages_and_an_empty_table_read_well() -> None:
     assert [age(s) for s in (5, 65, 3 * 3600 + 120, 90000)] == ["5s", "1m05s", "3h02m", "1d01h"]
-    assert table([]).split() == [
-        "KEY",
-        "INVOCATION",
-        "PHASE",
-        "ATHENA",
-        "STATE",
-        "AGE",
-        "DELIVERY",
-        "ENTRY",
-    ]
+    assert table([]).split() == COLUMNS

@@ -190,12 +190,12 @@ def test_a_webhook_id_no_promise_made_leads_nowhere(webhook_id: str) -> None:
 
 def test_the_plan_fills_the_defaults_and_snapshots_the_delivery_policy() -> None:
     # Journaled in the front's one step: a replay after a redeploy runs with the same values.
-    planned = athena_promise.front.check_and_plan(QueryRequest(query="SELECT 1"))
+    planned = athena_promise.front.planner.check_and_plan(QueryRequest(query="SELECT 1"))
     assert planned.request.max_rows == settings().default_max_rows
     assert planned.plan.timeout_s == settings().default_timeout_s
     assert planned.plan.delivery.retry_window_s == settings().webhook_retry_window_s
     assert planned.plan.completion.mode == promise_settings().completion_mode
-    asked = athena_promise.front.check_and_plan(QueryRequest(max_rows=3, timeout_s=9))
+    asked = athena_promise.front.planner.check_and_plan(QueryRequest(max_rows=3, timeout_s=9))
     assert (asked.request.max_rows, asked.plan.timeout_s) == (3, 9)
 
 

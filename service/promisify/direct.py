@@ -12,23 +12,19 @@ own: a refusal is a 400 naming the field and nothing starts, and the key keeps t
 for its retention (a fixed request needs a new key, as through the front).
 """
 
-from collections.abc import Callable
+from functools import cached_property
 from typing import Any, Generic
 
 import restate
-from restate import RunOptions, TerminalError
+from restate import TerminalError
 from restate.serde import BytesSerde
 
-from service.promisify.delivery.delivery import Delivery
 from service.promisify.delivery.models import MAX_KEY_BYTES, webhook_id_for
-from service.promisify.front import Front
-from service.promisify.job import CollectedT, Job, RequestT, ResultT, StatusT
-from service.promisify.mailbox import Mailbox
+from service.promisify.job import CollectedT, RequestT, ResultT, StatusT
 from service.promisify.plan import PromiseStart
+from service.promisify.planner import Planner
 from service.promisify.record import RETENTION
-from service.promisify.settings import PromiseSettings, ServiceNames
-from service.promisify.sweeper import Sweeper
-from service.promisify.validation import parse_body
+from service.promisify.settings import ServiceNames
 from service.promisify.workflow import PromiseWorkflow, ResultSerde
 
 
@@ -36,19 +32,9 @@ class DirectPromise(
     PromiseWorkflow[RequestT, StatusT, CollectedT, ResultT],
     Generic[RequestT, StatusT, CollectedT, ResultT],
 ):
-    def __init__(
-        self,
-        names: ServiceNames,
-        job: Job[RequestT, StatusT, CollectedT, ResultT],
-        settings: Callable[[], PromiseSettings],
-        mailbox: Mailbox,
-        sweeper: Sweeper,
-        delivery: Delivery,
-        front: Front[RequestT],
-    ) -> None:
-        self.front = front
-        self.front_path = f"POST /{names.front}/{names.front_handler}"
-        super().__init__(names, job, settings, mailbox, sweeper, delivery)
+    @cached_property
+    def planner(self) -> Planner[RequestT]:
+        return Planner(self.job, self._settings)
 
     def workflow_name(self, names: ServiceNames) -> str:
         assert names.direct is not None
@@ -77,13 +63,12 @@ class DirectPromise(
             raise TerminalError(
                 f"The key is {size} bytes; the direct entry takes at most {MAX_KEY_BYTES}, "
                 "because the webhook-id carries it. Use a shorter key, or submit through "
-                f"{self.front_path} with it as the idempotency-key.",
+                f"POST /{self.names.front}/{self.names.front_handler} with it as the "
+                "idempotency-key.",
                 400,
             )
-        request = parse_body(self.job.request_type, body, f"{self.job.noun} request")
-        # The same step as the front's: the settings and the callback_url's verdict together.
-        options = RunOptions(type_hint=self.front.planned_type)
-        planned = await ctx.run_typed("check and plan", self.front.check_and_plan, options, request)
+        # The step the front takes in its own invocation, taken here.
+        planned = await self.planner.step(ctx, body)
         # This run's own invocation id stands where the front's would: the start token and
         # the webhook-id come from it, stable across retries.
         start: PromiseStart[RequestT] = PromiseStart(

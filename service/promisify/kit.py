@@ -57,9 +57,7 @@ class DurablePromise(Generic[RequestT, StatusT, CollectedT, ResultT]):
         )
         self.front = Front(names, job, settings)
         self.direct = (
-            DirectPromise(
-                names, job, settings, self.mailbox, self.sweeper, self.delivery, self.front
-            )
+            DirectPromise(names, job, settings, self.mailbox, self.sweeper, self.delivery)
             if names.direct
             else None
         )

@@ -68,7 +68,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         sweeper: Sweeper,
         delivery: Delivery,
     ) -> None:
-        self.job, self._settings = job, settings
+        self.names, self.job, self._settings = names, job, settings
         self.mailbox, self.sweeper, self.delivery = mailbox, sweeper, delivery
         self.start_type = PromiseStart[job.request_type]  # type: ignore[name-defined]
         self.workflow = wf = restate.Workflow(self.workflow_name(names))
