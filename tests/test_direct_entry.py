@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from infra.local.stack import LocalStack
+from poller import Client
 from service.models import DEMO_QUERY, webhook_id_for
 from service.promisify.delivery.models import MAX_KEY_BYTES
 from tests.stack_support import (
@@ -173,6 +174,12 @@ def test_the_poller_runs_attaches_and_manages_a_direct_promise(stack: LocalStack
         "the redelivery",
     )
     assert [(a["attempt"], a["redelivery"]) for a in history] == [(1, 0), (2, 1)]
+
+    # The same from Python: the typed client, told the entry once.
+    client = Client(stack.ingress_url, direct=True)
+    assert client.invocation_id(key) == result["invocation_id"]
+    assert client.attach(key).received == first.stdout.rstrip("\n").encode()
+    assert client.status(key).phase == "done"
 
     listed = run_poller(stack, "list", "--admin", stack.admin_url, "--key-prefix", key, "--json")
     (entry,) = [json.loads(line) for line in listed.stdout.splitlines()]
