@@ -21,7 +21,7 @@ from service.promisify.completion import Watching, await_completion, strategy_fo
 from service.promisify.delivery.delivery import Delivery
 from service.promisify.delivery.models import webhook_id_for
 from service.promisify.delivery.redeliver import Redelivery
-from service.promisify.endings import Ending, heard_last, is_cancellation, verdict
+from service.promisify.endings import RESTATE_CANCEL, Ending, heard_last, is_cancellation, verdict
 from service.promisify.job import CollectedT, Job, RequestT, ResultT, Settled, StatusT
 from service.promisify.mailbox import Mailbox
 from service.promisify.plan import PromiseStart, start_token
@@ -52,6 +52,17 @@ class ResultSerde(PydanticJsonSerde[ResultT]):
 
     def serialize(self, obj: ResultT | None) -> bytes:
         return encode(obj) if obj is not None else b""
+
+
+async def time_despite_cancel(ctx: restate.WorkflowContext) -> float:
+    """The time, even if Restate's cancel lands on this very step: the promise is ending
+    already, and its ending stands (a cancel is delivered once)."""
+    try:
+        return await ctx.time()
+    except TerminalError as error:
+        if not is_cancellation(error):
+            raise
+    return await ctx.time()
 
 
 def encode(result: Any) -> bytes:
@@ -135,13 +146,13 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         """Start the job, wait for its ending, stop it if it still runs, read its result."""
         job, request, plan = self.job, start.request, start.plan
         window = self.retry_window_s
+        # The token comes from the invocation, so a retried start runs nothing new.
+        token = start_token(start.invocation_id)
         try:
-            # The token comes from the invocation, so a retried start runs nothing new.
-            token = start_token(start.invocation_id)
-            job_id = await durable_call(
-                ctx, f"start {job.noun}", job.start, request, token, result=str, window_s=window
-            )
+            job_id = await self.start_job(ctx, request, token)
         except TerminalError as error:
+            if is_cancellation(error):
+                return await self.cancelled_while_starting(ctx, request, token, record)
             # The dependency refused to start it, or stayed unreachable: nothing to stop.
             detail = f"{job.name} did not start the {job.noun}: {error.message}"
             return Outcome(Ending(kind="failed", detail=detail))
@@ -189,6 +200,34 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         # The job succeeded: a step that failed while waiting no longer matters.
         ending = Ending(kind="finished") if ending.kind == "failed" else ending
         return Outcome(ending, job_id, status, collected)
+
+    async def start_job(self, ctx: restate.WorkflowContext, request: RequestT, token: str) -> str:
+        job = self.job
+        return await durable_call(
+            ctx,
+            f"start {job.noun}",
+            job.start,
+            request,
+            token,
+            result=str,
+            window_s=self.retry_window_s,
+        )
+
+    async def cancelled_while_starting(
+        self, ctx: restate.WorkflowContext, request: RequestT, token: str, record: PromiseRecord
+    ) -> Outcome[StatusT, CollectedT]:
+        """Restate's own cancel came while the start was under way (the direct entry's run
+        takes it itself; the front turns it into the promise's cancel): the job may have
+        started all the same. The same token starts nothing new and names it, and it is
+        stopped as any cancelled job is."""
+        ending = Ending(kind="cancelled", detail=RESTATE_CANCEL)
+        record.cancel_reason = RESTATE_CANCEL
+        try:
+            job_id = await self.start_job(ctx, request, token)
+        except TerminalError:
+            return Outcome(ending)  # refused or unreachable: it did not start
+        record.job_id = job_id
+        return Outcome(ending, job_id, await self.stop(ctx, job_id))
 
     async def stop(self, ctx: restate.WorkflowContext, job_id: str) -> StatusT | None:
         """Stop the job and ask how it ended; None if the dependency cannot be reached in time."""
@@ -249,7 +288,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         state, error = verdict(outcome.ending, meaning, reason, start.plan.timeout_s, job.noun)
         collected_at = outcome.collected.heard_at if outcome.collected else None
         heard = heard_last(outcome.ending, collected_at, status.heard_at if status else None)
-        ended = heard or datetime.fromtimestamp(await ctx.time(), tz=UTC)
+        ended = heard or datetime.fromtimestamp(await time_despite_cancel(ctx), tz=UTC)
         settled = Settled(
             invocation_id=start.invocation_id,
             job_id=outcome.job_id,

@@ -113,3 +113,22 @@ def test_a_result_that_cannot_be_read_is_failed(kit: Kit, fault: str) -> None:
     assert promise.pushed() == pulled.text
     reads = kit.fake.count("result", promise.job().job_id)
     assert reads == 1 if fault == "refuse" else reads > 3
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_restates_own_cancel_while_the_job_starts_stops_the_job_it_started(
+    kit: Kit, direct: bool
+) -> None:
+    """The dependency has started the job but holds its answer back when the cancel comes:
+    the job must not be left running, and the promise ends CANCELLED, not FAILED."""
+    promise = submit(kit, "start=slow:2 states=RUNNING:*", direct=direct)
+    job = promise.job()  # started on the dependency; its answer still on the way
+    admin = kit.stack.admin_url
+    cancel = requests.patch(f"{admin}/invocations/{promise.invocation_id}/cancel", timeout=10)
+    assert cancel.status_code in (200, 202), cancel.text
+    pulled = promise.result()
+    result = pulled.json()
+    assert result["state"] == "CANCELLED", result
+    assert result["job_id"] == job.job_id
+    assert kit.fake.state_of(job.job_id) == "CANCELLED" and job.stops == 1
+    assert promise.pushed() == pulled.text
