@@ -22,8 +22,10 @@ def test_events_mode_asks_the_dependency_once_after_the_news(kit: Kit) -> None:
     assert kit.fake.count("describe_many", job.job_id) == 0
 
 
-def test_poll_mode_completes_without_any_event(kit: Kit) -> None:
-    promise = submit(kit, "states=RUNNING:0.6,SUCCEEDED events=none", flavor="fakePoll")
+@pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
+def test_poll_mode_completes_without_any_event(kit: Kit, direct: bool) -> None:
+    spec = "states=RUNNING:0.6,SUCCEEDED events=none"
+    promise = submit(kit, spec, flavor="fakePoll", direct=direct)
     running = promise.wait_for_phase("running")
     assert running["job_state"] == "RUNNING"  # what the sweeper's last check said
     assert promise.outcome()["state"] == "SUCCEEDED"
