@@ -177,22 +177,35 @@ async def await_completion(
     watching = strategy.watching
     awakeable_id, finished = ctx.awakeable(type_hint=str)
     safety_net = strategy.arm(ctx, job_id, awakeable_id)
-    deadline = ctx.sleep(timedelta(seconds=timeout_s), name="deadline")
+    interval = watching.plan.safety_net_interval_s
+    # While the safety net is armed it is the only timer, and the deadline is armed when it
+    # fires, for what is left: a job that ends in time costs one timer, not two.
+    deadline = (
+        None
+        if safety_net is not None and interval < timeout_s
+        else ctx.sleep(timedelta(seconds=timeout_s), name="deadline")
+    )
+    swept = False
     mailbox_holds_waiter = strategy.uses_mailbox()
     try:
         while True:
             waits: dict[str, restate.RestateDurableFuture[Any]] = {
                 "finished": finished,
-                "deadline": deadline,
                 "cancelled": cancelled,
             }
+            if deadline is not None:
+                waits["deadline"] = deadline
             if safety_net is not None:
                 waits["safety_net"] = safety_net
             winner, value = await restate.select(**waits)
             if winner == "safety_net":
-                # No news for a whole interval: the sweeper checks now, then every interval.
-                safety_net, interval = None, watching.plan.safety_net_interval_s
-                watched_by(watching.sweep(ctx, job_id, interval, interval, due_in_s=0))
+                safety_net = None
+                if deadline is None:
+                    deadline = ctx.sleep(timedelta(seconds=timeout_s - interval), name="deadline")
+                if not swept:
+                    # No news for a whole interval: the sweeper checks now, then every interval.
+                    watched_by(watching.sweep(ctx, job_id, interval, interval, due_in_s=0))
+                    swept = True
                 continue
             if winner == "deadline":
                 return Waited(Ending(kind="deadline"))
@@ -203,7 +216,9 @@ async def await_completion(
                 mailbox_holds_waiter = False  # it cleared itself when it resolved the awakeable
                 return Waited(Ending(kind="finished"), status)
             awakeable_id, finished = ctx.awakeable(type_hint=str)
-            safety_net = None  # the sweeper checks it briskly from now on
+            # The sweeper checks it briskly from now on; a safety net still armed only arms
+            # the deadline when it fires.
+            swept = True
             watched_by(watching.distrust(ctx, job_id, awakeable_id))
             mailbox_holds_waiter = True
     except TerminalError as error:

@@ -2,9 +2,14 @@
 as the same bytes: the job's own end (succeeded, failed, cancelled by the dependency), the
 deadline, a cancel by key, Restate's own cancel, a start refused, a result that cannot be read."""
 
+import json
+import time
+from datetime import datetime
+
 import pytest
 import requests
 
+from infra.local.stack import admin_sql
 from service.promisify.plan import start_token
 from tests.kit.support import Kit, submit
 
@@ -55,6 +60,38 @@ def test_the_deadline_gives_timed_out_and_stops_the_job(kit: Kit, direct: bool) 
     job = promise.job()
     assert kit.fake.state_of(job.job_id) == "CANCELLED" and job.stops == 1
     assert promise.pushed() == pulled.text
+
+
+def test_a_deadline_past_the_safety_net_still_ends_the_promise_on_time(kit: Kit) -> None:
+    """The safety net (1 s here) is the only timer at first; the deadline is armed when it
+    fires, for what is left of timeout_s."""
+    promise = submit(kit, "states=RUNNING:* events=none", timeout_s=2.5)
+    began = time.monotonic()
+    pulled = promise.result()
+    took = time.monotonic() - began
+    result = pulled.json()
+    assert result["state"] == "TIMED_OUT"
+    assert result["error"] == "The job did not finish within 2.5 s and was stopped."
+    job = promise.job()
+    assert kit.fake.state_of(job.job_id) == "CANCELLED" and job.stops == 1
+    # The sweeper took over when the safety net fired, and the deadline came after it.
+    assert kit.fake.count("describe_many", job.job_id) >= 1
+    assert took < 30  # only catches a hang
+    assert promise.pushed() == pulled.text
+    # One timer at a time: the deadline armed when the safety net fired, for what was left.
+    rows = admin_sql(
+        kit.stack.admin_url,
+        "SELECT name, entry_json, appended_at FROM sys_journal "
+        "WHERE entry_type = 'Command: Sleep' "
+        f"AND id IN (SELECT id FROM sys_invocation WHERE target_service_key = "
+        f"'{promise.invocation_id}') ORDER BY index",
+    )
+    assert [row["name"] for row in rows] == ["safety net", "deadline"]
+    net, deadline = (json.loads(row["entry_json"])["Command"]["Sleep"] for row in rows)
+    armed_at = datetime.fromisoformat(rows[1]["appended_at"].replace("Z", "+00:00"))
+    assert armed_at.timestamp() * 1000 >= net["wake_up_time"]  # once the net had fired
+    after_the_net_s = (deadline["wake_up_time"] - net["wake_up_time"]) / 1000
+    assert 1.5 <= after_the_net_s < 2.5  # 2.5 s - the 1 s net, plus the moment it took
 
 
 @pytest.mark.parametrize("direct", [False, True], ids=["front", "direct"])
