@@ -98,15 +98,15 @@ def send(
 
 def promise_call(
     ingress: str,
-    invocation_id: str,
+    promise_key: str,
     handler: str,
     timeout: float,
     body: dict[str, object] | None = None,
     workflow: str = PROMISE_PATH,
 ) -> Operation[dict[str, Any]]:
-    """POST /promise/{invocation_id}/{handler} (or /queries/{key}/{handler}); the JSON
-    answer."""
-    url = f"{ingress.rstrip('/')}/{workflow}/{quote(invocation_id, safe='')}/{handler}"
+    """POST /promise/{invocation_id}/{handler}, or /queries/{key}/{handler} for a direct
+    promise (`promise_key` is its workflow's key either way); the JSON answer."""
+    url = f"{ingress.rstrip('/')}/{workflow}/{quote(promise_key, safe='')}/{handler}"
     request = HttpRequest("POST", url, timeout, _JSON, json.dumps(body or {}).encode())
     response = yield from one_request(request, ingress)
     if response.status == 404:

@@ -29,6 +29,7 @@ from poller.verdicts import PollFailure
 # a direct promise's webhook-id goes on with the mark and its key (base64url).
 PROMISE_SERVICE, DELIVERY_SERVICE, WEBHOOK_ID_PREFIX = "promise", "webhookDelivery", "msg_"
 KEY_MARK = "~"
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _AGO = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -70,12 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def promise_of(webhook_id: str) -> tuple[str, str]:
-    """(workflow, key) of the promise that pushed `webhook_id`."""
+def promise_of(webhook_id: str) -> tuple[str, str] | None:
+    """(workflow, key) of the promise that pushed `webhook_id`; None for an id the service
+    never made."""
     invocation_id, marked, encoded = webhook_id.removeprefix(WEBHOOK_ID_PREFIX).partition(KEY_MARK)
+    if not invocation_id or not webhook_id.startswith(WEBHOOK_ID_PREFIX):
+        return None
     if not marked:
         return PROMISE_SERVICE, invocation_id
-    return DIRECT_WORKFLOW, urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    if not _BASE64URL.fullmatch(encoded):
+        return None
+    try:
+        return DIRECT_WORKFLOW, urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except ValueError:  # a length base64 cannot have, or not UTF-8
+        return None
 
 
 def run(client: Client, args: argparse.Namespace) -> int:
@@ -92,7 +101,15 @@ def redeliver_gave_up(client: Client, args: argparse.Namespace) -> int:
     found = gave_up_since(client, args.admin, since, args.timeout)
     counts = {"redelivering": 0, "under_way": 0, "failed": 0}
     for webhook_id in found:
-        workflow, key = promise_of(webhook_id)
+        promise = promise_of(webhook_id)
+        if promise is None:
+            counts["failed"] += 1
+            print(
+                f"{webhook_id}: not redelivered: not a webhook-id of this service's promises",
+                file=sys.stderr,
+            )
+            continue
+        workflow, key = promise
         try:
             answer = client.run(
                 promise_call(args.ingress, key, "redeliver", args.timeout, workflow=workflow)

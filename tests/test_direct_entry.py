@@ -126,7 +126,9 @@ def test_an_unknown_direct_key_is_a_404_that_says_so(stack: LocalStack) -> None:
     key = f"never-submitted-{uuid.uuid4()}"
     shown = by_key(stack, key, "status")
     assert shown.status_code == 404
-    assert "no queries/{key}/run" in shown.json()["message"]
+    assert shown.json()["message"] == (
+        f"No promise {key!r}: no run of queries with this key, or it ended more than 1 day(s) ago."
+    )
     assert attach_direct(stack, key).status_code == 404
 
 

@@ -92,6 +92,22 @@ def test_every_give_up_since_the_time_is_redelivered_and_counted(
     assert "service_key IN ('msg_b', 'msg_c', 'msg_d~b3JkZXItNw')" in asked[3]
 
 
+def test_a_give_up_under_a_webhook_id_no_promise_made_is_counted_failed_with_a_sentence(
+    restate: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A delivery object whose key is not `msg_` + an invocation (+ `~` and a key): nothing
+    # to call, and nothing is called.
+    objects = {"msg_inv_1~!!": delivery("gave_up", SINCE + timedelta(minutes=1))}
+    answer_sql(restate, rows(objects), rows({}), rows({}), rows({}))
+    argv = ["redeliver", "--gave-up-since", SINCE.isoformat(), "--ingress", INGRESS]
+    assert main([*argv, "--admin", ADMIN]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["failed"] == 1
+    assert "msg_inv_1~!!: not redelivered: not a webhook-id of this service's promises" in (
+        captured.err
+    )
+
+
 def test_redeliver_by_key_resolves_it_and_prints_the_answer(
     restate: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
 ) -> None:

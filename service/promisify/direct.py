@@ -41,7 +41,7 @@ class DirectPromise(
         return names.direct
 
     def entry(self, names: ServiceNames) -> str:
-        return f"{names.direct}/{{key}}/run submission with this key"
+        return f"run of {names.direct} with this key"
 
     def register_main(self, wf: restate.Workflow) -> None:
         wf.main(

@@ -216,8 +216,8 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
     async def cancelled_while_starting(
         self, ctx: restate.WorkflowContext, request: RequestT, token: str, record: PromiseRecord
     ) -> Outcome[StatusT, CollectedT]:
-        """Restate's own cancel came while the start was under way (the direct entry's run
-        takes it itself; the front turns it into the promise's cancel): the job may have
+        """Restate's own cancel came while the start was under way (to the direct entry's run
+        itself, or passed on down the call from the front's invocation): the job may have
         started all the same. The same token starts nothing new and names it, and it is
         stopped as any cancelled job is."""
         ending = Ending(kind="cancelled", detail=RESTATE_CANCEL)
