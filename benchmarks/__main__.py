@@ -50,7 +50,7 @@ def measured(
     """The row's runs, its seconds (to the last pull, or push), and its costs per query."""
     # Let the previous row's stragglers (delayed clean-ups, late events) settle first.
     time.sleep(2)
-    before = Costs.now(stack)
+    before = Costs.before_row(stack)
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
         runs = list(pool.map(lambda _: measure(), range(queries)))
@@ -61,7 +61,7 @@ def measured(
     took = time.perf_counter() - began
     # Webhooks, late events and clean-ups belong to the row: give them a moment to land.
     time.sleep(2)
-    return runs, took, Costs.now(stack).per_query_since(before, queries)
+    return runs, took, Costs.after_row(stack).per_query_since(before, queries)
 
 
 def run(
