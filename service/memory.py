@@ -172,6 +172,8 @@ def report(top: int = 15) -> dict[str, Any]:
         **status_kb(),
         "gc_tracked_objects": len(objects),
         "gc_counts": gc.get_count(),
+        "gc_frozen_objects": gc.get_freeze_count(),
+        "gc_thresholds": gc.get_threshold(),
         "top_types": types.most_common(top),
         "asyncio_tasks": tasks,
         "malloc": malloc_totals(),

@@ -16,7 +16,7 @@ from typing import Literal, cast
 
 from restate.server import install_shutdown_hook
 
-from service import memory
+from service import collector, memory
 from service.promisify.delivery.webhook import RECEIVERS
 
 HttpServer = Literal["granian", "hypercorn"]
@@ -40,6 +40,7 @@ async def serve(app: object, host: str, port: int, http_server: HttpServer = "gr
     install_shutdown_hook(loop, stopping.set, signal.SIGTERM)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     memory.install(loop)  # a benchmark's memory report on SIGUSR1, when asked for
+    collector.settle_startup_heap()  # the endpoint is built: its heap is never walked again
     # A burst of open invocations leaves glibc holding their freed pages once they suspend;
     # hand them back now and then (docs/benchmarks.md, "Memory per parked promise").
     trimmer = asyncio.create_task(memory.release_freed_memory_every())
