@@ -7,7 +7,9 @@ it is never walked: a full collection takes 11 to 40 ms, and the collector's wor
 query falls from 1.1 to 1.4 ms to 0.7 to 1.3 (docs/benchmarks.md, "The seventh round").
 CPython's thresholds stay: collecting the young generation 14 times less often saved
 another 0.8 ms a query, but after a burst of 5,000 parked promises the service kept 10.5 KB a
-promise instead of 7.4, past the 10 KB it may.
+promise instead of 7.4, past the 10 KB it may. Each suspended `query/query` is a reference
+cycle in the SDK (its future, its task, the exception's traceback) that only a collection
+frees, and the rarer they come, the more of them the allocators must hold at once.
 """
 
 import gc
