@@ -17,6 +17,7 @@ import gc
 
 def settle_startup_heap() -> None:
     """Once the endpoint is built and before it serves: what is alive now is moved where no
-    collection looks (what becomes garbage of it later is freed by reference counting)."""
+    collection looks. What of it becomes garbage later is freed by reference counting, or,
+    in a cycle, never: so this runs once, on what lives as long as the process."""
     gc.collect()
     gc.freeze()
