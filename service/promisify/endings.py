@@ -5,8 +5,9 @@ failed for good) stop the job first; if it had finished anyway, its real state a
 stand, because the result exists and is already paid for.
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 from restate import TerminalError
@@ -20,8 +21,23 @@ CANCELLED_STATUS = 409
 RESTATE_CANCEL = "cancelled through Restate (admin API or CLI)"
 
 
+T = TypeVar("T")
+
+
 def is_cancellation(error: TerminalError) -> bool:
     return error.status_code == CANCELLED_STATUS
+
+
+async def despite_cancel(step: Callable[[], Awaitable[T]]) -> T:
+    """A step that Restate's cancel must not cut short, taken again if the cancel landed on
+    it: the promise is past the point where a cancel changes its ending (a cancel is
+    delivered once)."""
+    try:
+        return await step()
+    except TerminalError as error:
+        if not is_cancellation(error):
+            raise
+    return await step()
 
 
 class Ending(BaseModel):

@@ -21,7 +21,14 @@ from service.promisify.completion import Watching, await_completion, strategy_fo
 from service.promisify.delivery.delivery import Delivery
 from service.promisify.delivery.models import webhook_id_for
 from service.promisify.delivery.redeliver import Redelivery
-from service.promisify.endings import RESTATE_CANCEL, Ending, heard_last, is_cancellation, verdict
+from service.promisify.endings import (
+    RESTATE_CANCEL,
+    Ending,
+    despite_cancel,
+    heard_last,
+    is_cancellation,
+    verdict,
+)
 from service.promisify.job import CollectedT, Job, RequestT, ResultT, Settled, StatusT
 from service.promisify.mailbox import Mailbox
 from service.promisify.plan import PromiseStart, start_token
@@ -52,17 +59,6 @@ class ResultSerde(PydanticJsonSerde[ResultT]):
 
     def serialize(self, obj: ResultT | None) -> bytes:
         return encode(obj) if obj is not None else b""
-
-
-async def time_despite_cancel(ctx: restate.WorkflowContext) -> float:
-    """The time, even if Restate's cancel lands on this very step: the promise is ending
-    already, and its ending stands (a cancel is delivered once)."""
-    try:
-        return await ctx.time()
-    except TerminalError as error:
-        if not is_cancellation(error):
-            raise
-    return await ctx.time()
 
 
 def encode(result: Any) -> bytes:
@@ -266,13 +262,8 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
             ctx.set("record", record)
 
         steps = DurableSteps(ctx, self.retry_window_s, progress, fetching)
-        try:
-            return await self.job.collect(steps, request, status)
-        except TerminalError as error:
-            if not is_cancellation(error):
-                raise
-        # The job had finished when this cancel came: the result is there and stands.
-        return await self.job.collect(steps, request, status)
+        # The job has finished: a cancel that comes now changes nothing, the result stands.
+        return await despite_cancel(lambda: self.job.collect(steps, request, status))
 
     async def conclude(
         self,
@@ -288,7 +279,8 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         state, error = verdict(outcome.ending, meaning, reason, start.plan.timeout_s, job.noun)
         collected_at = outcome.collected.heard_at if outcome.collected else None
         heard = heard_last(outcome.ending, collected_at, status.heard_at if status else None)
-        ended = heard or datetime.fromtimestamp(await time_despite_cancel(ctx), tz=UTC)
+        # The promise is ending already: a cancel landing on this step changes nothing.
+        ended = heard or datetime.fromtimestamp(await despite_cancel(ctx.time), tz=UTC)
         settled = Settled(
             invocation_id=start.invocation_id,
             job_id=outcome.job_id,
