@@ -1,18 +1,24 @@
-"""The service's cyclic garbage collector kept off the heap the endpoint was built with.
+"""The service's cyclic garbage collector: off the heap the endpoint was built with, and
+seldom on the young generation.
 
 Everything alive once the endpoint is built (the SDK, pydantic's schemas, the endpoint
 itself: about 80,000 objects) lives as long as the process, yet each full collection walked
 it again: 90 to 130 ms of CPU, in the middle of whatever invocations were running. Frozen,
-it is never walked: a full collection takes 11 to 40 ms, and the collector's work a pushed
-query falls from 1.1 to 1.4 ms to 0.7 to 1.3 (docs/benchmarks.md, "The seventh round").
-CPython's thresholds stay: collecting the young generation 14 times less often saved
-another 0.8 ms a query, but after a burst of 5,000 parked promises the service kept 10.5 KB a
-promise instead of 7.4, past the 10 KB it may. Each suspended `query/query` is a reference
-cycle in the SDK (its future, its task, the exception's traceback) that only a collection
-frees, and the rarer they come, the more of them the allocators must hold at once.
+it is never walked: a full collection takes 11 to 40 ms.
+
+What an invocation allocates is freed by reference counting as soon as it ends, so the young
+generation is collected every 10,000 allocations instead of CPython's 700: the collector's
+work a pushed query falls from about 0.9 ms to about 0.1 (docs/benchmarks.md, "The eighth
+round"). That holds only while suspended invocations leave no cycles behind: each one that
+did (restate-sdk's lazy future, see service/promisify/awaiting.py) held a whole invocation
+until a collection came, and with collections this rare, a burst of parked promises held
+10.5 KB of the service's memory a promise instead of 7.4.
 """
 
 import gc
+
+# Container allocations (net of frees) between two collections of the youngest generation.
+YOUNG_THRESHOLD = 10_000
 
 
 def settle_startup_heap() -> None:
@@ -21,3 +27,5 @@ def settle_startup_heap() -> None:
     in a cycle, never: so this runs once, on what lives as long as the process."""
     gc.collect()
     gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)

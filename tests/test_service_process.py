@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.processes import ManagedProcess, free_port
+from service.collector import YOUNG_THRESHOLD
 from service.memory import REPORT_ENV
 
 pytestmark = pytest.mark.e2e  # real processes: restate-server, the service, ...
@@ -57,7 +58,8 @@ def test_sigterm_stops_the_service_promptly(tmp_path, http_server) -> None:  # t
 
 def test_the_served_process_freezes_its_startup_heap(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """What service/collector.py promises, read from the running process's own memory
-    report: the heap it was built with frozen, out of every collection's way."""
+    report: the heap it was built with frozen, out of every collection's way, and the
+    young generation's threshold raised."""
     report = tmp_path / "memory.jsonl"
     service, _ = started_service(tmp_path, **{REPORT_ENV: str(report)})
     assert service.pid is not None
@@ -70,5 +72,7 @@ def test_the_served_process_freezes_its_startup_heap(tmp_path) -> None:  # type:
         seen = json.loads(report.read_text().splitlines()[0])
         # The SDK, pydantic's schemas and the endpoint are tens of thousands of objects.
         assert seen["gc_frozen_objects"] > 10_000, seen["gc_frozen_objects"]
+        # And the young generation collected seldom: invocations leave no cycles behind.
+        assert seen["gc_thresholds"][0] == YOUNG_THRESHOLD, seen["gc_thresholds"]
     finally:
         service.kill()

@@ -13,6 +13,7 @@ import restate
 from restate import TerminalError
 from restate.serde import BytesSerde
 
+from service.promisify.awaiting import outcome_of
 from service.promisify.endings import RESTATE_CANCEL, is_cancellation
 from service.promisify.job import Job, RequestT
 from service.promisify.plan import PromiseStart
@@ -52,7 +53,7 @@ class Front(Generic[RequestT]):
             self._promise, "run", start.model_dump_json().encode(), key=invocation_id
         )
         try:
-            return await call
+            return await outcome_of(call)
         except TerminalError as error:
             if not is_cancellation(error):
                 raise
@@ -60,4 +61,5 @@ class Front(Generic[RequestT]):
         # does, then answer with its result like any other ending.
         reason = CancelRequest(reason=RESTATE_CANCEL).model_dump_json().encode()
         ctx.generic_send(self._promise, "cancel", reason, key=invocation_id)
-        return await ctx.attach_invocation(await call.invocation_id(), serde=BytesSerde())
+        attached = ctx.attach_invocation(await call.invocation_id(), serde=BytesSerde())
+        return await outcome_of(attached)

@@ -13,6 +13,7 @@ from infra.local.config import ROOT
 from infra.local.identity import request_identity
 from infra.local.processes import ManagedProcess
 from infra.local.stack import LocalStack, Ports, StackConfig
+from service.memory import REPORT_ENV
 from service.promisify.testing import FakeDependency
 from tests.kit.support import Kit
 from tests.stack_support import extra_listener
@@ -43,6 +44,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
     stack = LocalStack(config)
     stack.log_dir.mkdir(parents=True)
     identity = request_identity(config.base_dir)
+    memory_report = tmp / "service-memory.jsonl"  # written only when a test sends SIGUSR1
     # Sized as the local stack's single node (define_restate), from a fresh base directory.
     (restate,) = define_restate(config, stack.log_dir, identity, dict(os.environ))
     with FakeDependency(stack.ingress_url) as fake:
@@ -55,6 +57,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
             "FAKE_DEPENDENCY_URL": fake.url,
             "RESTATE_IDENTITY_KEYS": identity.public_key,
             "PROMISE_WEBHOOK_SECRET": config.webhook_secret,
+            REPORT_ENV: str(memory_report),
             **{f"PROMISE_{name}": value for name, value in FAST_SETTINGS.items()},
         }
         service = ManagedProcess(
@@ -73,6 +76,6 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kit]:
             service.start()
             listener.start()
             stack.register_deployment()
-            yield Kit(fake, stack, listener_url)
+            yield Kit(fake, stack, listener_url, memory_report)
         finally:
             stack.stop()

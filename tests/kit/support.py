@@ -3,6 +3,7 @@
 import json
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -18,6 +19,7 @@ class Kit:
     fake: FakeDependency
     stack: LocalStack
     listener_url: str
+    memory_report: Path
 
     @property
     def ingress_url(self) -> str:

@@ -20,6 +20,7 @@ import restate
 from restate import RunOptions, TerminalError
 
 from service.promisify import telemetry
+from service.promisify.awaiting import outcome_of
 from service.promisify.delivery.models import (
     Attempt,
     DeliveryPolicy,
@@ -103,7 +104,7 @@ class Delivery:
                 # The outcome stays readable as long as the promise itself does, then goes.
                 ctx.object_send(self.forget, ctx.key(), None, send_delay=DELIVERY_RETENTION)
                 return status
-            await ctx.sleep(timedelta(seconds=delay), name="webhook backoff")
+            await outcome_of(ctx.sleep(timedelta(seconds=delay), name="webhook backoff"))
             outcome = None
 
     async def _status(self, ctx: restate.ObjectSharedContext) -> DeliveryStatus | None:
