@@ -15,7 +15,7 @@ from infra.local.stack import admin_sql
 from tests.kit.support import Kit, Submitted, submit
 from tests.stack_support import wait_until
 
-PARKED = 40
+PARKED = 100
 # Waiting on events that never come: no timer wakes it, so Restate suspends it (5 s idle).
 PARKED_SPEC = "states=RUNNING:120,SUCCEEDED events=none"
 
