@@ -8,7 +8,7 @@ it is never walked: a full collection takes 11 to 40 ms.
 
 What an invocation allocates is freed by reference counting as soon as it ends, so the young
 generation is collected every 10,000 allocations instead of CPython's 700: the collector's
-work a pushed query falls from about 0.9 ms to about 0.1 (docs/benchmarks.md, "The eighth
+work a pushed query falls from 0.7 to 1.1 ms to 0.1 to 0.2 (docs/benchmarks.md, "The eighth
 round"). That holds only while suspended invocations leave no cycles behind. While each
 suspended front still did (restate-sdk's lazy future, see service/promisify/awaiting.py),
 collections this rare let a burst of 5,000 parked promises hold 10.5 KB of the service's
