@@ -17,7 +17,7 @@ from typing import Literal, cast
 from restate.server import install_shutdown_hook
 
 from service import collector, memory
-from service.promisify.delivery.webhook import RECEIVERS
+from service.promisify import connections
 
 HttpServer = Literal["granian", "hypercorn"]
 
@@ -54,7 +54,7 @@ async def serve(app: object, host: str, port: int, http_server: HttpServer = "gr
     if not done:
         logging.shutdown()
         os._exit(0)
-    await RECEIVERS.close()  # the webhook connections kept alive, closed like the server's
+    await connections.close_all()  # the connections kept alive, closed like the server's
     server.result()  # a server that could not start (a port in use) says why
 
 

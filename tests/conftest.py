@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from infra.local.stack import LocalStack
-from service.promisify.delivery.webhook import RECEIVERS
+from service.promisify import connections
 from tests.stack_support import running_stack
 
 
@@ -37,8 +37,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 @pytest.fixture
-async def webhook_connections() -> AsyncIterator[None]:
-    """For tests that POST webhooks in their own event loop: the connections the sender
-    keeps alive are closed with the test, as the service closes them when it stops."""
+async def kept_connections() -> AsyncIterator[None]:
+    """For tests that call out in their own event loop (webhooks, Athena): the connections
+    kept alive are closed with the test, as the service closes them when it stops."""
     yield
-    await RECEIVERS.close()
+    await connections.close_all()

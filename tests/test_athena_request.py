@@ -109,14 +109,15 @@ class RecordingAthena:
     def __init__(self) -> None:
         self.started: list[dict[str, Any]] = []
 
-    def start_query_execution(self, **params: Any) -> dict[str, Any]:
+    async def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert operation == "StartQueryExecution"
         self.started.append(params)
         return {"QueryExecutionId": "qe-1"}
 
 
 def started_with(where: StartContext | None) -> dict[str, Any]:
     athena = RecordingAthena()
-    queries = AthenaQueries(from_environment({}), client=athena)  # type: ignore[arg-type]
+    queries = AthenaQueries(from_environment({}), transport=athena)  # type: ignore[arg-type]
     asyncio.run(queries.start("SELECT 1", "t" * 64, where))
     return athena.started[0]
 

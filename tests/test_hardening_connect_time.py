@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 import service.promisify.delivery.webhook as webhook
 from service.promisify.delivery.webhook import post_webhook
 
-pytestmark = pytest.mark.usefixtures("webhook_connections")
+pytestmark = pytest.mark.usefixtures("kept_connections")
 
 BODY = b'{"state":"SUCCEEDED"}'
 

@@ -118,7 +118,7 @@ class _Session:
 
 def links(ends_in_s: float, expires_s: int) -> ResultLinks:
     current = Settings(athena_result_link_expires_s=expires_s)
-    return ResultLinks(current, AthenaQueries(current, client=object()), _Session(ends_in_s))  # type: ignore[arg-type]
+    return ResultLinks(current, AthenaQueries(current, transport=object()), _Session(ends_in_s))  # type: ignore[arg-type]
 
 
 def test_a_link_lives_as_long_as_the_setting_says_within_the_signers_credentials() -> None:

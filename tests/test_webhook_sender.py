@@ -18,7 +18,7 @@ from service.promisify.delivery.webhook import (
 from service.settings import Settings
 from webhooks.signature import verify
 
-pytestmark = pytest.mark.usefixtures("webhook_connections")
+pytestmark = pytest.mark.usefixtures("kept_connections")
 
 SECRET = Settings().webhook_secret
 BODY = b'{"state":"SUCCEEDED","rows":[[42.0]]}'

@@ -1,34 +1,24 @@
-"""Athena through boto3: calls in threads of their own, shaped into small models. No Restate."""
+"""Athena's calls, on the event loop (`AthenaTransport`), shaped into small models. No Restate."""
 
 import asyncio
-import contextvars
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from service.athena.telemetry import count_requests
+from service.athena.transport import AthenaTransport
 from service.models import Column, QueryStatistics
 from service.promisify import BatchUnsupported, JobRefused, JobStatus
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_athena import AthenaClient
     from mypy_boto3_athena.type_defs import (
         GetQueryResultsInputTypeDef,
         QueryExecutionTypeDef,
         StartQueryExecutionInputTypeDef,
     )
-else:
-    AthenaClient = Any
-
-T = TypeVar("T")
 
 AthenaState = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
 FinalState = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
@@ -37,10 +27,9 @@ FINAL_STATES: frozenset[str] = frozenset(get_args(FinalState))
 # Athena answers these when the request itself is wrong or not allowed: retrying cannot help.
 PERMANENT_ERROR_CODES = {"InvalidRequestException", "AccessDeniedException", "ValidationException"}
 PAGE_LIMIT = 1000
-# Athena calls in flight at once per process: threads of their own and as many pooled
-# connections. asyncio's default executor has min(32, cores + 4) threads (6 on 2 cores), and
-# each Athena call waits 50-300 ms on the network: a burst or a page-heavy moment would queue
-# every promise's steps behind six calls.
+# Athena calls in flight at once per process (its pooled connections): each waits 50-300 ms
+# on the network, so a burst or a page-heavy moment must not queue every promise's steps
+# behind a handful of calls.
 CONCURRENT_CALLS = 32
 # BatchGetQueryExecution takes at most 50 ids.
 BATCH_LIMIT = 50
@@ -107,26 +96,32 @@ class ExecutionStatus(JobStatus):
         return self.job_id
 
 
-def athena_client(settings: Settings) -> AthenaClient:
-    # botocore retries throttling a few times itself; the durable step retries beyond that.
-    client = boto3.client(
-        "athena",
-        region_name=settings.aws_region,
-        config=Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            max_pool_connections=CONCURRENT_CALLS,
-            connect_timeout=5,
-            read_timeout=20,
-        ),
+def athena_transport(settings: Settings) -> AthenaTransport:
+    # It retries throttling a few times itself; the durable step retries beyond that.
+    return AthenaTransport(
+        settings.aws_region,
+        max_connections=CONCURRENT_CALLS,
+        max_attempts=3,
+        connect_timeout_s=5,
+        read_timeout_s=20,
     )
-    # Each request counted (athena_requests_total), botocore's own retries included.
-    return count_requests(client)
 
 
 class AthenaQueries:
-    def __init__(self, settings: Settings, client: AthenaClient | None = None) -> None:
+    def __init__(self, settings: Settings, transport: AthenaTransport | None = None) -> None:
         self._settings = settings
-        self._client = client or athena_client(settings)
+        self._transport = transport or athena_transport(settings)
+
+    async def _call(self, operation: str, params: Any) -> dict[str, Any]:
+        """One call; Athena's permanent refusals become AthenaRequestRejected."""
+        try:
+            return await self._transport.call(operation, dict(params))
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            code = details.get("Code", "")
+            if code in PERMANENT_ERROR_CODES:
+                raise AthenaRequestRejected(code, details.get("Message", str(error))) from error
+            raise
 
     async def start(
         self, sql: str, client_request_token: str, where: "StartContext | None" = None
@@ -155,14 +150,12 @@ class AthenaQueries:
                     "MaxAgeInMinutes": where.result_reuse_minutes,
                 }
             }
-        response = await _call(lambda: self._client.start_query_execution(**params))
+        response = await self._call("StartQueryExecution", params)
         return response["QueryExecutionId"]
 
     async def describe(self, query_execution_id: str) -> ExecutionStatus:
-        response = await _call(
-            lambda: self._client.get_query_execution(QueryExecutionId=query_execution_id)
-        )
-        status = _execution_status(response["QueryExecution"])
+        response = await self._call("GetQueryExecution", {"QueryExecutionId": query_execution_id})
+        status = _execution_status(cast("QueryExecutionTypeDef", response["QueryExecution"]))
         status.heard_at = time.time()
         return status
 
@@ -187,15 +180,14 @@ class AthenaQueries:
         """Up to BATCH_LIMIT executions in one call; ids Athena does not know are left out."""
         ids = query_execution_ids[:BATCH_LIMIT]
         try:
-            response = await _call(
-                lambda: self._client.batch_get_query_execution(QueryExecutionIds=ids)
-            )
+            response = await self._call("BatchGetQueryExecution", {"QueryExecutionIds": ids})
         except ClientError as error:
             if ids and _may_be_unimplemented(error) and await self._describe_works(ids[0]):
                 raise BatchUnsupported(f"BatchGetQueryExecution failed: {error}") from error
             raise
         heard_at = time.time()
-        statuses = [_execution_status(execution) for execution in response["QueryExecutions"]]
+        executions = cast("list[QueryExecutionTypeDef]", response["QueryExecutions"])
+        statuses = [_execution_status(execution) for execution in executions]
         for status in statuses:
             status.heard_at = heard_at
         return statuses
@@ -218,7 +210,7 @@ class AthenaQueries:
         }
         if next_token:
             params["NextToken"] = next_token
-        response = await _call(lambda: self._client.get_query_results(**params))
+        response = await self._call("GetQueryResults", params)
         result_set = response["ResultSet"]
         columns = [
             Column(name=info.get("Label") or info["Name"], type=info["Type"])
@@ -231,33 +223,15 @@ class AthenaQueries:
     async def output_rows(self, query_execution_id: str) -> int | None:
         """How many rows the query returned, without reading them (GetQueryRuntimeStatistics'
         Rows.OutputRows); None while Athena has not filled it in, or when it never does."""
-        response = await _call(
-            lambda: self._client.get_query_runtime_statistics(QueryExecutionId=query_execution_id)
+        response = await self._call(
+            "GetQueryRuntimeStatistics", {"QueryExecutionId": query_execution_id}
         )
         rows = response.get("QueryRuntimeStatistics", {}).get("Rows", {})
         count = rows.get("OutputRows")
         return int(count) if count is not None else None
 
     async def stop(self, query_execution_id: str) -> None:
-        await _call(lambda: self._client.stop_query_execution(QueryExecutionId=query_execution_id))
-
-
-_CALLS = ThreadPoolExecutor(max_workers=CONCURRENT_CALLS, thread_name_prefix="athena")
-
-
-async def _call(request: Callable[[], T]) -> T:
-    """One blocking boto3 call in a thread of the Athena pool (not the default executor, which
-    is small and shared); permanent refusals become AthenaRequestRejected."""
-    try:
-        # The caller's context goes along, as asyncio.to_thread would take it.
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(_CALLS, context.run, request)
-    except ClientError as error:
-        details = error.response.get("Error", {})
-        code = details.get("Code", "")
-        if code in PERMANENT_ERROR_CODES:
-            raise AthenaRequestRejected(code, details.get("Message", str(error))) from error
-        raise
+        await self._call("StopQueryExecution", {"QueryExecutionId": query_execution_id})
 
 
 def _may_be_unimplemented(error: ClientError) -> bool:

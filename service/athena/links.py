@@ -1,6 +1,7 @@
 """Results by link: Athena's result file, presigned for one GET, instead of its rows.
 
-boto3's S3 client and its SigV4 presigner, the real code path for real S3; the local stack's
+boto3's S3 client and its SigV4 presigner, the real code path for real S3, in threads (a link
+is asked for now and then, not on every query's path); the local stack's
 `AWS_ENDPOINT_URL_S3` points the same client at the local Athena's result files. No Restate.
 """
 
@@ -16,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from service.athena.client import AthenaQueries, ExecutionStatus, _call
+from service.athena.client import AthenaQueries, ExecutionStatus
 from service.models import Column, ResultLink
 from service.promisify import JobRefused
 from service.settings import MAX_LINK_EXPIRES_S, Settings
@@ -78,7 +79,7 @@ class ResultLinks:
         assert status.output_location is not None
         bucket, key = split_s3_url(status.output_location)
         try:
-            head = await _call(lambda: self._s3.head_object(Bucket=bucket, Key=key))
+            head = await asyncio.to_thread(self._s3.head_object, Bucket=bucket, Key=key)
         except ClientError as error:
             if _status_of(error) in (403, 404):  # no such file, or no right to it: for good
                 raise ResultFileUnreadable(status.output_location, error) from error
@@ -92,7 +93,7 @@ class ResultLinks:
             columns = (await self._athena.fetch_page(status.query_execution_id, None, 1)).columns
         row_count = await self._row_count(status.query_execution_id, bucket, key)
         # In a thread: the credentials may need refreshing first (a role's session).
-        url, expires_at = await _call(lambda: self._presign(bucket, key))
+        url, expires_at = await asyncio.to_thread(self._presign, bucket, key)
         link = ResultLink(url=url, expires_at=expires_at, size_bytes=size)
         return LinkedResult(link=link, columns=columns, row_count=row_count, heard_at=time.time())
 
@@ -104,7 +105,7 @@ class ResultLinks:
             if attempt + 1 < ROW_COUNT_ATTEMPTS:
                 await asyncio.sleep(ROW_COUNT_WAIT_S)
         # Athena may never say (row-level filters): count the file's records, once.
-        return await _call(lambda: self._count_records(bucket, key))
+        return await asyncio.to_thread(self._count_records, bucket, key)
 
     def _count_records(self, bucket: str, key: str) -> int:
         body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]

@@ -1,8 +1,8 @@
-"""Every HTTP request boto3 makes to Athena, counted by API operation and outcome.
+"""Every HTTP request the service makes to Athena, counted by API operation and outcome.
 
-botocore retries a throttled call a few times itself before the kit's step sees anything, so
-the kit's count of calls (`promise_dependency_calls_total`) cannot show those throttles; this
-counter sees each request, retries included. No Restate here.
+The transport retries a throttled call a few times itself before the kit's step sees
+anything, so the kit's count of calls (`promise_dependency_calls_total`) cannot show those
+throttles; this counter sees each request, retries included. No Restate here.
 """
 
 from typing import Any
@@ -17,38 +17,25 @@ THROTTLING_CODES = frozenset(
 
 athena_requests = Counter(
     "athena_requests",
-    "HTTP requests to Athena, botocore's own retries included, by operation and outcome",
+    "HTTP requests to Athena, the transport's own retries included, by operation and outcome",
     ["operation", "outcome"],
 )
 
 
-def request_outcome(response: Any, caught_exception: BaseException | None) -> str:
+def request_outcome(status_code: int | None, parsed: dict[str, Any] | None) -> str:
     """ok, throttled, client_error (4xx), server_error (5xx) or network (no answer)."""
-    if caught_exception is not None or response is None:
+    if status_code is None or parsed is None:
         return "network"
-    http, parsed = response
-    if http.status_code < 300:
+    if status_code < 300:
         return "ok"
     if parsed.get("Error", {}).get("Code", "") in THROTTLING_CODES:
         return "throttled"
-    return "client_error" if http.status_code < 500 else "server_error"
+    return "client_error" if status_code < 500 else "server_error"
 
 
-def _count(
-    response: Any = None,
-    operation: Any = None,
-    caught_exception: BaseException | None = None,
-    **_: Any,
-) -> None:
-    # A handler of botocore's `needs-retry` event: called once per request; None changes nothing.
-    name = getattr(operation, "name", "unknown")
-    athena_requests.labels(name, request_outcome(response, caught_exception)).inc()
-
-
-def count_requests(client: Any) -> Any:
-    """The client, each of its requests counted."""
-    client.meta.events.register("needs-retry.athena", _count)
-    return client
+def count_request(operation: str, status_code: int | None, parsed: dict[str, Any] | None) -> None:
+    """One HTTP request to Athena, as it ended (no answer: `status_code` None)."""
+    athena_requests.labels(operation, request_outcome(status_code, parsed)).inc()
 
 
 def outcome_of(error: BaseException) -> str | None:

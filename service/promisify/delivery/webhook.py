@@ -23,6 +23,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import BaseModel
 from yarl import URL
 
+from service.promisify.connections import LoopSessions
 from service.promisify.delivery.callback_url import (
     CallbackUrlRefused,
     check_addresses,
@@ -124,38 +125,32 @@ _PoolKey = tuple[bool, AbstractResolver | None]
 
 
 class Receivers:
-    """Kept-alive connections to webhook receivers: a session per event loop (the service
-    runs one; Lambda keeps one across events) and per way of checking addresses."""
+    """Kept-alive connections to webhook receivers, per event loop (`LoopSessions`) and per
+    way of checking addresses."""
 
     def __init__(self, keep_alive_s: float = KEEP_ALIVE_S) -> None:
         self._keep_alive_s = keep_alive_s
-        self._pools: dict[asyncio.AbstractEventLoop, dict[_PoolKey, aiohttp.ClientSession]] = {}
+        self._sessions: LoopSessions[_PoolKey] = LoopSessions(self._session_for)
 
     def session(
         self, *, allow_private: bool, resolver: AbstractResolver | None
     ) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        # A loop that has closed (a test's) takes its sessions with it: nothing can use them.
-        for closed in [other for other in self._pools if other.is_closed()]:
-            del self._pools[closed]
-        sessions = self._pools.setdefault(loop, {})
-        key = (allow_private, resolver)
-        session = sessions.get(key)
-        if session is None or session.closed:
-            connector = aiohttp.TCPConnector(
-                resolver=_CheckingResolver(allow_private=allow_private, inner=resolver),
-                socket_factory=_PeerGuard(allow_private=allow_private),
-                use_dns_cache=False,
-                keepalive_timeout=self._keep_alive_s,
-                limit=0,  # as many connections as POSTs at once, as before there was a pool
-            )
-            session = sessions[key] = aiohttp.ClientSession(connector=connector)
-        return session
+        return self._sessions.get((allow_private, resolver))
+
+    def _session_for(self, key: _PoolKey) -> aiohttp.ClientSession:
+        allow_private, resolver = key
+        connector = aiohttp.TCPConnector(
+            resolver=_CheckingResolver(allow_private=allow_private, inner=resolver),
+            socket_factory=_PeerGuard(allow_private=allow_private),
+            use_dns_cache=False,
+            keepalive_timeout=self._keep_alive_s,
+            limit=0,  # as many connections as POSTs at once, as before there was a pool
+        )
+        return aiohttp.ClientSession(connector=connector)
 
     async def close(self) -> None:
         """Close the running loop's connections (when the service stops)."""
-        for session in self._pools.pop(asyncio.get_running_loop(), {}).values():
-            await session.close()
+        await self._sessions.close()
 
 
 RECEIVERS = Receivers()
