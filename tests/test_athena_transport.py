@@ -83,6 +83,10 @@ def refusal(code: str, status: int = 400) -> web.Response:
     return web.json_response(body, status=status, content_type="application/x-amz-json-1.1")
 
 
+def always(code: str) -> Callable[[int], web.Response]:
+    return lambda _: refusal(code)
+
+
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in (
@@ -97,6 +101,18 @@ def transport_to(url: str, monkeypatch: pytest.MonkeyPatch, **options: Any) -> A
     monkeypatch.setenv("AWS_ENDPOINT_URL_ATHENA", url)
     settings = dict(max_connections=CONCURRENT_CALLS, max_attempts=3, connect_timeout_s=2)
     return AthenaTransport("us-east-1", **(settings | {"read_timeout_s": 5} | options))
+
+
+async def athena_at(
+    aiohttp_server: ServerFactory,
+    answer: Callable[[int], web.Response],
+    monkeypatch: pytest.MonkeyPatch,
+    **options: Any,
+) -> tuple[list[Received], AthenaTransport]:
+    """A test server that answers the n-th request with `answer(n)`, and a transport to it."""
+    received: list[Received] = []
+    server = await aiohttp_server(athena_app(received, answer))
+    return received, transport_to(str(server.make_url("/")).rstrip("/"), monkeypatch, **options)
 
 
 def without_metadata(answer: dict[str, Any]) -> dict[str, Any]:
@@ -133,10 +149,8 @@ async def test_a_call_is_signed_as_aws_verifies_it_and_parsed_as_boto3_parses_it
 async def test_a_refusal_is_final_at_once_and_names_athenas_code(
     aiohttp_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    received: list[Received] = []
-    app = athena_app(received, lambda _: refusal("InvalidRequestException"))
-    server = await aiohttp_server(app)
-    transport = transport_to(str(server.make_url("/")).rstrip("/"), monkeypatch)
+    refuse = always("InvalidRequestException")
+    received, transport = await athena_at(aiohttp_server, refuse, monkeypatch)
     queries = AthenaQueries(from_environment({}), transport=transport)
     with pytest.raises(AthenaRequestRejected) as refused:
         await queries.describe("qe-1")
@@ -150,13 +164,10 @@ async def test_a_refusal_is_final_at_once_and_names_athenas_code(
 async def test_throttling_is_retried_and_each_request_counted(
     aiohttp_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    received: list[Received] = []
-
     def throttled_twice(n: int) -> web.Response:
         return refusal("TooManyRequestsException") if n <= 2 else ok(n)
 
-    server = await aiohttp_server(athena_app(received, throttled_twice))
-    transport = transport_to(str(server.make_url("/")).rstrip("/"), monkeypatch)
+    received, transport = await athena_at(aiohttp_server, throttled_twice, monkeypatch)
     throttled, fine = count("GetQueryExecution", "throttled"), count("GetQueryExecution", "ok")
     answer = await transport.call("GetQueryExecution", {"QueryExecutionId": "qe-1"})
     assert answer["QueryExecution"]["QueryExecutionId"] == "qe-1"
@@ -169,10 +180,8 @@ async def test_throttling_is_retried_and_each_request_counted(
 async def test_throttling_that_lasts_ends_in_athenas_error(
     aiohttp_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    received: list[Received] = []
-    app = athena_app(received, lambda _: refusal("TooManyRequestsException"))
-    server = await aiohttp_server(app)
-    transport = transport_to(str(server.make_url("/")).rstrip("/"), monkeypatch, max_attempts=2)
+    throttle = always("TooManyRequestsException")
+    received, transport = await athena_at(aiohttp_server, throttle, monkeypatch, max_attempts=2)
     with pytest.raises(ClientError) as error:
         await transport.call("GetQueryExecution", {"QueryExecutionId": "qe-1"})
     assert error.value.response["Error"]["Code"] == "TooManyRequestsException"
@@ -243,9 +252,7 @@ async def test_credentials_about_to_expire_are_refreshed_off_the_event_loop(
 
     session = botocore.session.get_session()
     session.register_component("credential_provider", CredentialResolver([Role()]))
-    received: list[Received] = []
-    server = await aiohttp_server(athena_app(received, ok))
-    transport = transport_to(str(server.make_url("/")).rstrip("/"), monkeypatch, session=session)
+    received, transport = await athena_at(aiohttp_server, ok, monkeypatch, session=session)
     await transport.call("GetQueryExecution", {"QueryExecutionId": "qe-1"})
     assert refreshed_in and loop_thread not in refreshed_in
     assert received[0].key == "AKIDNEW" and received[0].signed_with(SECRET, TOKEN)
