@@ -256,3 +256,34 @@ async def test_credentials_about_to_expire_are_refreshed_off_the_event_loop(
     await transport.call("GetQueryExecution", {"QueryExecutionId": "qe-1"})
     assert refreshed_in and loop_thread not in refreshed_in
     assert received[0].key == "AKIDNEW" and received[0].signed_with(SECRET, TOKEN)
+
+
+@pytest.mark.usefixtures("credentials")
+async def test_the_environments_proxy_is_taken_as_botocore_takes_it(
+    aiohttp_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY (or HTTPS_PROXY for https) carries the calls, unless NO_PROXY names the
+    endpoint: the proxy, a test server, sees the endpoint's absolute URL."""
+    proxied: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        proxied.append(str(request.url))
+        await request.read()
+        return ok(len(proxied))
+
+    app = web.Application()
+    app.router.add_post("/", proxy)
+    server = await aiohttp_server(app)
+    monkeypatch.setenv("HTTP_PROXY", str(server.make_url("/")))
+    endpoint = "http://athena.proxied.invalid"  # resolvable only by the proxy
+    answer = await transport_to(endpoint, monkeypatch).call(
+        "GetQueryExecution", {"QueryExecutionId": "qe-1"}
+    )
+    assert answer["QueryExecution"]["QueryExecutionId"] == "qe-1"
+    assert proxied == [f"{endpoint}/"]
+    monkeypatch.setenv("NO_PROXY", "athena.proxied.invalid")
+    with pytest.raises(EndpointConnectionError):  # straight to a name nobody resolves
+        await transport_to(endpoint, monkeypatch, max_attempts=1).call(
+            "GetQueryExecution", {"QueryExecutionId": "qe-1"}
+        )
+    assert len(proxied) == 1
