@@ -5,7 +5,7 @@ answer and its errors into the same dicts and `ClientError`s a boto3 client retu
 decides which failures to retry and how long to wait (its standard retry mode). What is left
 out is a boto3 client's per-call pipeline: its event hooks, the endpoint rules resolved again
 for every call, parameter validation, and urllib3 in a thread of a pool. That cost the service
-about 1.2 ms of CPU a call more than this, three calls a query (docs/benchmarks.md, "The ninth
+about 1.7 ms of CPU a call more than this, three calls a query (docs/benchmarks.md, "The ninth
 round"). The endpoint, region and credentials are resolved once, by botocore itself, so
 `AWS_ENDPOINT_URL_ATHENA`, FIPS and dual-stack settings and every credential source work as
 they do for boto3. No Restate here.
