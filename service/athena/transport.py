@@ -13,6 +13,7 @@ they do for boto3. No Restate here.
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,7 +23,6 @@ import botocore.session
 from botocore import parsers, serialize
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials, ReadOnlyCredentials, RefreshableCredentials
 from botocore.exceptions import (
     ClientError,
@@ -66,7 +66,7 @@ class AthenaTransport:
     ) -> None:
         self._session = session or botocore.session.get_session()
         # The client is never called: it is how botocore resolves the endpoint and the model.
-        never_called = self._session.create_client("athena", region_name=region, config=Config())
+        never_called = self._session.create_client("athena", region_name=region)
         meta = never_called.meta
         self._model = meta.service_model
         if self._model.protocol != "json":
@@ -78,7 +78,6 @@ class AthenaTransport:
         self._parser = parsers.create_parser("json")
         self._retryable = standard.StandardRetryConditions(max_attempts=max_attempts)
         self._backoff = standard.ExponentialBackoff(service_name="athena")
-        self._operations: dict[str, OperationModel] = {}
         timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout_s, sock_read=read_timeout_s)
 
         # The certificates botocore would trust (AWS_CA_BUNDLE, a profile's ca_bundle), else
@@ -97,7 +96,7 @@ class AthenaTransport:
     async def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """The operation's parsed answer, as the boto3 client's method returns it; its
         refusals as `ClientError`, a connection that failed as botocore's own errors."""
-        model = self._operation(operation)
+        model = self._model.operation_model(operation)  # botocore caches each
         attempt = 1
         while True:
             answer, parsed, error = await self._attempt(model, params)
@@ -131,15 +130,9 @@ class AthenaTransport:
             ) as response:
                 body = await response.read()
                 answer = _Answer(response.status, response.headers)
-        except (TimeoutError, aiohttp.ServerTimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             count_request(model.name, None, None)
-            return None, None, ReadTimeoutError(endpoint_url=self._url, error=error)
-        except aiohttp.ClientConnectorError as error:
-            count_request(model.name, None, None)
-            return None, None, EndpointConnectionError(endpoint_url=self._url, error=error)
-        except aiohttp.ClientError as error:
-            count_request(model.name, None, None)
-            return None, None, ConnectionClosedError(endpoint_url=self._url, error=error)
+            return None, None, _as_botocores(error)(endpoint_url=self._url, error=error)
         raw = {"status_code": answer.status_code, "headers": answer.headers, "body": body}
         parsed = self._parser.parse(raw, model.output_shape)  # type: ignore[arg-type]
         parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = answer.status_code
@@ -168,8 +161,11 @@ class AthenaTransport:
             return await asyncio.to_thread(credentials.get_frozen_credentials)
         return credentials.get_frozen_credentials()
 
-    def _operation(self, name: str) -> OperationModel:
-        model = self._operations.get(name)
-        if model is None:
-            model = self._operations[name] = self._model.operation_model(name)
-        return model
+
+def _as_botocores(error: BaseException) -> Callable[..., Exception]:
+    """The botocore error a boto3 client raises for this failure, which its retry rules know."""
+    if isinstance(error, TimeoutError | aiohttp.ServerTimeoutError):
+        return ReadTimeoutError
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return EndpointConnectionError
+    return ConnectionClosedError
