@@ -9,7 +9,6 @@ import argparse
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,13 @@ from benchmarks.chart import write_chart
 from benchmarks.costs import Costs
 from benchmarks.measure import (
     Run,
+    check_pushed,
     finish,
     one_baseline,
     one_direct,
     one_promise,
     one_refusal,
+    run_all,
     scratch_workdir,
 )
 from benchmarks.stats import mean, print_table, summary_ms
@@ -51,17 +52,18 @@ def measured(
     # Let the previous row's stragglers (delayed clean-ups, late events) settle first.
     time.sleep(2)
     before = Costs.before_row(stack)
-    began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        runs = list(pool.map(lambda _: measure(), range(queries)))
-    if wait_for_push:
-        for one in runs:
-            if one.webhook_id:
-                stack.wait_for_delivery(one.webhook_id, timeout_s=300)
-    took = time.perf_counter() - began
+    pushed = webhook_of if wait_for_push else None
+    runs, took = run_all(stack, measure, queries, in_flight, pushed)
     # Webhooks, late events and clean-ups belong to the row: give them a moment to land.
     time.sleep(2)
-    return runs, took, Costs.after_row(stack).per_query_since(before, queries)
+    costs = Costs.after_row(stack).per_query_since(before, queries)
+    if pushed is not None:
+        check_pushed(stack, runs, pushed)
+    return runs, took, costs
+
+
+def webhook_of(run: Run) -> str | None:
+    return run.webhook_id
 
 
 def run(

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -170,6 +171,31 @@ def finish(stack: LocalStack, client: Any, run: Run) -> Sample:
         completion_to_wakeup_s=awakeable_resolved_at(stack, run.invocation_id) - run.completed_at,
         completion_to_push_s=parse_time(delivery["received_at"]) - run.completed_at,
     )
+
+
+def run_all(
+    stack: LocalStack,
+    measure: Callable[[], Run],
+    queries: int,
+    in_flight: int,
+    pushed: Callable[[Run], str | None] | None = None,
+) -> tuple[list[Run], float]:
+    """A row's runs, `in_flight` at once, and its seconds: to the last pull, or, where `pushed`
+    gives each run's webhook-id, to the last push. The listener's count tells when the last
+    push landed; each webhook-id is checked afterwards (`check_pushed`), outside the row."""
+    stored = stack.deliveries_stored()
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        runs = list(pool.map(lambda _: measure(), range(queries)))
+    if pushed is not None:
+        stack.wait_for_deliveries_stored(stored + sum(1 for one in runs if pushed(one)))
+    return runs, time.perf_counter() - began
+
+
+def check_pushed(stack: LocalStack, runs: list[Run], pushed: Callable[[Run], str | None]) -> None:
+    """Each run's webhook stored by its webhook-id: after the row, so it costs the row nothing."""
+    for webhook_id in filter(None, map(pushed, runs)):
+        stack.wait_for_delivery(webhook_id, timeout_s=300)
 
 
 def wait_for(what: str, so_far: Callable[[], int], goal: int, timeout_s: float) -> float:

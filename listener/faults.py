@@ -44,9 +44,12 @@ class FaultPlan:
 
 @dataclass
 class CallbackStats:
-    """Every answer POST /callback gave, faults included, so tests can count the attempts."""
+    """Every answer POST /callback gave, faults included, so tests can count the attempts;
+    and how many webhook-ids were stored for the first time, so a benchmark can tell that its
+    last push landed with one request rather than one per webhook."""
 
     by_status: Counter[int] = field(default_factory=Counter)
+    stored: int = 0
 
     def count(self, status: int) -> None:
         self.by_status[status] += 1
@@ -55,4 +58,5 @@ class CallbackStats:
         return {
             "requests": self.by_status.total(),
             "by_status": {str(status): n for status, n in sorted(self.by_status.items())},
+            "stored": self.stored,
         }

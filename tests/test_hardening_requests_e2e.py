@@ -6,8 +6,10 @@ field, within seconds, and Athena runs nothing.
 """
 
 import time
+import uuid
 
 import pytest
+import requests
 
 from infra.local.stack import LocalStack
 from tests.stack_support import athena_stats, submit
@@ -64,3 +66,29 @@ def test_a_number_of_seconds_may_be_an_integer(stack: LocalStack) -> None:
     response = submit(stack, {"timeout_s": 60, "max_rows": 5})
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "SUCCEEDED"
+
+
+def test_the_promise_workflow_cannot_be_started_from_outside(stack: LocalStack) -> None:
+    # Only query/query starts it, with a request it parsed: a plan or a webhook-id forged at
+    # the ingress would skip the callback_url's check and the front's idempotency key.
+    started_before = len(athena_stats(stack)["executions"])
+    forged = {"request": {"query": "SELECT 1"}, "invocation_id": "inv_1forged"}
+    url = f"{stack.ingress_url}/promise/inv_1forged/run"
+    response = requests.post(url, json=forged, timeout=30)
+    assert response.status_code == 400, response.text
+    assert "not public" in response.json()["message"]  # Restate's answer for a private handler
+    assert len(athena_stats(stack)["executions"]) == started_before
+
+
+def test_a_callback_refused_by_its_address_is_a_400_from_the_front_that_starts_nothing(
+    stack: LocalStack,
+) -> None:
+    # The metadata address is refused even where private networks are allowed (the local
+    # stack): the promise's plan step refuses it, and the front answers with that 400.
+    started_before, key = len(athena_stats(stack)["executions"]), str(uuid.uuid4())
+    body = {"callback_url": "http://169.254.169.254/latest/meta-data"}
+    for _ in range(2):  # the key keeps the answer
+        response = submit(stack, body, key=key, timeout=30)
+        assert response.status_code == 400, response.text
+        assert response.json()["message"].startswith("Invalid query request. callback_url: ")
+    assert len(athena_stats(stack)["executions"]) == started_before

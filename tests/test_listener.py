@@ -89,6 +89,8 @@ async def test_duplicate_is_acknowledged_and_stored_once(client: Client) -> None
     assert (await second.json())["status"] == "duplicate"
     deliveries = await (await client.get("/deliveries")).json()
     assert [(d["webhook_id"], d["attempts"]) for d in deliveries] == [(webhook_id, 2)]
+    # Counted once among the webhook-ids stored, whatever the attempts.
+    assert (await (await client.get("/deliveries/_stats")).json())["stored"] == 1
 
 
 async def test_deliveries_show_the_exact_body_oldest_first(client: Client) -> None:
@@ -235,7 +237,7 @@ async def test_fault_plan_fails_twice_then_stores(
     deliveries = await (await client.get("/deliveries")).json()
     assert [(d["webhook_id"], d["attempts"]) for d in deliveries] == [(webhook_id, 1)]
     stats = await (await client.get("/deliveries/_stats")).json()
-    assert stats == {"requests": 3, "by_status": {"200": 1, "500": 2}}
+    assert stats == {"requests": 3, "by_status": {"200": 1, "500": 2}, "stored": 1}
 
 
 async def test_fault_plan_can_fail_forever_with_retry_after(

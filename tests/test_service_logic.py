@@ -28,7 +28,7 @@ from service.promisify.delivery.models import (
     origin_of,
 )
 from service.promisify.delivery.webhook import signed_headers
-from service.promisify.plan import start_token
+from service.promisify.plan import Handed, PromiseStart, start_token
 from service.promisify.sweeper import GROWTH, shard_of
 from service.settings import SettingsError, from_environment, settings
 from webhooks.signature import verify
@@ -189,14 +189,30 @@ def test_a_webhook_id_no_promise_made_leads_nowhere(webhook_id: str) -> None:
 
 
 def test_the_plan_fills_the_defaults_and_snapshots_the_delivery_policy() -> None:
-    # Journaled in the front's one step: a replay after a redeploy runs with the same values.
-    planned = athena_promise.front.planner.check_and_plan(QueryRequest(query="SELECT 1"))
+    # Journaled in the promise's first step: a replay after a redeploy runs with the same values.
+    planned = athena_promise.promise.planner.check_and_plan(QueryRequest(query="SELECT 1"))
     assert planned.request.max_rows == settings().default_max_rows
     assert planned.plan.timeout_s == settings().default_timeout_s
     assert planned.plan.delivery.retry_window_s == settings().webhook_retry_window_s
     assert planned.plan.completion.mode == promise_settings().completion_mode
-    asked = athena_promise.front.planner.check_and_plan(QueryRequest(max_rows=3, timeout_s=9))
+    asked = athena_promise.promise.planner.check_and_plan(QueryRequest(max_rows=3, timeout_s=9))
     assert (asked.request.max_rows, asked.plan.timeout_s) == (3, 9)
+
+
+def test_the_promise_takes_what_a_front_of_either_version_hands_it() -> None:
+    # Today's front hands the parsed request; the promise plans it in its own first step.
+    handed = Handed[QueryRequest].model_validate_json(
+        Handed(request=QueryRequest(query="SELECT 1")).model_dump_json()
+    )
+    assert (handed.request.query, handed.plan) == ("SELECT 1", None)
+    # The previous front planned in its own step and handed the plan (and its id) along: a
+    # promise it started during an upgrade runs with that plan, not a second one.
+    planned = athena_promise.promise.planner.check_and_plan(QueryRequest(max_rows=3))
+    earlier: PromiseStart[QueryRequest] = PromiseStart(
+        request=planned.request, invocation_id="inv_1", plan=planned.plan
+    )
+    handed = Handed[QueryRequest].model_validate_json(earlier.model_dump_json())
+    assert (handed.request.max_rows, handed.plan) == (3, planned.plan)
 
 
 def test_service_types_stay_what_running_systems_registered() -> None:
@@ -212,6 +228,27 @@ def test_service_types_stay_what_running_systems_registered() -> None:
         "completion": "VirtualObject",
         "athenaEvents": "Service",
         "webhookDelivery": "VirtualObject",
+    }
+
+
+def test_handler_names_stay_what_running_systems_call() -> None:
+    # A promise pinned to the previous deployment calls these by name on the newest one (the
+    # front its workflow's run, the workflow its mailbox, the sweeper, the delivery): a
+    # renamed handler strands it (RT0018, "handler not found"), retried forever.
+    from service.app import SERVICES
+
+    workflow = ["cancel", "delivery", "redeliver", "run", "status"]
+    assert {service.name: sorted(service.handlers) for service in SERVICES} == {
+        "query": ["query"],
+        "promise": workflow,
+        "queries": workflow,
+        "sweeper": ["sweep", "watch", "watchView"],
+        "completion": [
+            *["athenaState", "awaitEvent", "forget", "onAthenaState", "onChecksFailed"],
+            *["onEvent", "onStateChange", "rearm"],
+        ],
+        "athenaEvents": ["onStateChange"],
+        "webhookDelivery": ["deliver", "forget", "held", "publicKeys", "status"],
     }
 
 

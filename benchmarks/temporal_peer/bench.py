@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from benchmarks.costs import group_cpu_s
-from benchmarks.measure import Run, Sample, athena_calls, parse_time
+from benchmarks.measure import Run, Sample, athena_calls, check_pushed, parse_time, run_all
 from benchmarks.stats import mean, print_table, summary_ms
 from benchmarks.temporal_peer.processes import TemporalPeer
 from benchmarks.temporal_peer.shared import QueryInput
@@ -90,6 +89,11 @@ async def history(client: Client, workflow_id: str) -> tuple[int, float | None]:
     return len(events), signalled[0] if signalled else None
 
 
+def pushed_by_key(run: Run) -> str:
+    """The webhook-id the peer's workflow pushes with: from its key, as the promise's is."""
+    return webhook_id_for(str(run.invocation_id))
+
+
 class Rows:
     """The peer's rows, in the shape `benchmarks.stats.print_table` prints."""
 
@@ -103,15 +107,12 @@ class Rows:
     ) -> tuple[list[Run], float, list[str]]:
         time.sleep(2)  # as the Restate rows: the previous row's stragglers settle first
         before, seen = cpu_now(self.stack, self.peer), self.bridge_stats()
-        began = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=in_flight) as pool:
-            runs = list(pool.map(lambda _: measure(), range(queries)))
-        if push:
-            for one in runs:
-                self.stack.wait_for_delivery(webhook_id_for(str(one.invocation_id)), 300)
-        took = time.perf_counter() - began
+        pushed = pushed_by_key if push else None
+        runs, took = run_all(self.stack, measure, queries, in_flight, pushed)
         time.sleep(2)
         after = cpu_now(self.stack, self.peer)
+        if pushed is not None:
+            check_pushed(self.stack, runs, pushed)
         cpu = [f"{(after[c] - before.get(c, 0.0)) * 1000 / queries:.1f}" for c in CPU_COLUMNS]
         lengths = [self.client.run(history(self.client.client, str(r.invocation_id))) for r in runs]
         cpu.append(f"{mean([float(length) for length, _ in lengths]):.1f}")

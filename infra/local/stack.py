@@ -212,6 +212,23 @@ class LocalStack:
             f"see the service's and the listener's logs in {self.log_dir}."
         )
 
+    def deliveries_stored(self) -> int:
+        """How many webhook-ids the stack's listener has stored since it started."""
+        with urllib.request.urlopen(f"{self.listener_url}/deliveries/_stats", timeout=5) as answer:
+            return int(json.load(answer)["stored"])
+
+    def wait_for_deliveries_stored(self, count: int, timeout_s: float = 300) -> None:
+        """Until the listener has stored `count` webhook-ids: one small request every 20 ms,
+        where waiting for each webhook-id in turn would load the machine being measured."""
+        deadline = time.monotonic() + timeout_s
+        while (stored := self.deliveries_stored()) < count:
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"The listener stored {stored} webhook-ids within {timeout_s:g} s, not "
+                    f"{count}; see the service's and the listener's logs in {self.log_dir}."
+                )
+            time.sleep(0.02)
+
     def register_deployment(self) -> None:
         """Tell Restate where the service is. Safe to repeat: the same endpoint is a no-op."""
         where = function_arn() if self.config.use_lambda else self.service_url

@@ -1,5 +1,5 @@
 """The operator's allow-lists: which catalogs, databases, workgroups and result prefixes a
-request may name. Checked in the front's "check and plan" step, before anything starts: a
+request may name. Checked in the promise's "check and plan" step, before anything starts: a
 refusal is a 400 that names the field and what is allowed, and is journaled like any verdict.
 
 A workgroup that enforces its own configuration still wins on Athena: the result says where

@@ -7,12 +7,11 @@ Restate runs it once. A second run under the key starts nothing: Restate answers
 and redelivery are `/{direct}/{key}/...`. About 3 ms of restate-server's and the service's
 CPU a pushed query fewer than through the front (docs/benchmarks.md).
 
-The request is checked and planned in the promise's first step, as the front does in its
-own: a refusal is a 400 naming the field and nothing starts, and the key keeps that answer
+The request is checked and planned in the promise's first step, as a promise from the front
+is: a refusal is a 400 naming the field and nothing starts, and the key keeps that answer
 for its retention (a fixed request needs a new key, as through the front).
 """
 
-from functools import cached_property
 from typing import Any, Generic
 
 import restate
@@ -22,7 +21,6 @@ from restate.serde import BytesSerde
 from service.promisify.delivery.models import MAX_KEY_BYTES, webhook_id_for
 from service.promisify.job import CollectedT, RequestT, ResultT, StatusT
 from service.promisify.plan import PromiseStart
-from service.promisify.planner import Planner
 from service.promisify.record import RETENTION
 from service.promisify.settings import ServiceNames
 from service.promisify.workflow import PromiseWorkflow, ResultSerde
@@ -32,10 +30,6 @@ class DirectPromise(
     PromiseWorkflow[RequestT, StatusT, CollectedT, ResultT],
     Generic[RequestT, StatusT, CollectedT, ResultT],
 ):
-    @cached_property
-    def planner(self) -> Planner[RequestT]:
-        return Planner(self.job, self._settings)
-
     def workflow_name(self, names: ServiceNames) -> str:
         assert names.direct is not None
         return names.direct
@@ -67,8 +61,8 @@ class DirectPromise(
                 "idempotency-key.",
                 400,
             )
-        # The step the front takes in its own invocation, taken here.
-        planned = await self.planner.step(ctx, body)
+        # Parsed here, where the front parses in its own invocation; planned as any promise is.
+        planned = await self.planner.step(ctx, self.planner.parse(body))
         # This run's own invocation id stands where the front's would: the start token and
         # the webhook-id come from it, stable across retries.
         start: PromiseStart[RequestT] = PromiseStart(

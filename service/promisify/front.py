@@ -1,9 +1,10 @@
 """The public entry point: `POST /{front}/{handler}` with an idempotency key.
 
 Idempotent by the caller's key (Restate keeps the answer for a day). It checks the request
-before anything is journaled, checks the callback_url and plans in one step, and hands the
-request to the promise workflow keyed by its own invocation id: a caller's key resolves to
-that id, so attach by key and status by id reach the same promise.
+before anything is journaled and hands it to the promise workflow keyed by its own invocation
+id, which checks the callback_url and plans in its first step: a caller's key resolves to
+that id, so attach by key and status by id reach the same promise. The front takes no step
+of its own: each would be a round trip through restate-server before the promise begins.
 """
 
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from restate.serde import BytesSerde
 from service.promisify.awaiting import outcome_of
 from service.promisify.endings import RESTATE_CANCEL, is_cancellation
 from service.promisify.job import Job, RequestT
-from service.promisify.plan import PromiseStart
+from service.promisify.plan import Handed
 from service.promisify.planner import Planner
 from service.promisify.record import RETENTION, CancelRequest
 from service.promisify.settings import PromiseSettings, ServiceNames
@@ -43,14 +44,12 @@ class Front(Generic[RequestT]):
         )(self.submit)
 
     async def submit(self, ctx: restate.Context, body: bytes) -> bytes:
-        planned = await self.planner.step(ctx, body)
+        handed: Handed[RequestT] = Handed(request=self.planner.parse(body))
         invocation_id = ctx.request().id
-        start: PromiseStart[RequestT] = PromiseStart(
-            request=planned.request, invocation_id=invocation_id, plan=planned.plan
-        )
-        # The promise is keyed by this invocation: a caller's key resolves to it.
+        # The promise is keyed by this invocation: a caller's key resolves to it. A refusal
+        # of its plan (the callback_url) comes back as the 400 it raised, and is answered.
         call = ctx.generic_call(
-            self._promise, "run", start.model_dump_json().encode(), key=invocation_id
+            self._promise, "run", handed.model_dump_json().encode(), key=invocation_id
         )
         try:
             return await outcome_of(call)

@@ -30,8 +30,20 @@ class PromisePlan(BaseModel):
     delivery: DeliveryPolicy
 
 
+class Handed(BaseModel, Generic[RequestT]):
+    """What the front hands the promise: the request it parsed. The promise plans it in its
+    own first step, as the direct entry's does.
+
+    A front of the previous version planned in its own step and handed the plan along (with
+    its invocation id, the workflow's key, which is ignored here): a promise it starts keeps
+    that plan. Remove `plan` once no deployment of that version is registered."""
+
+    request: RequestT
+    plan: PromisePlan | None = None
+
+
 class PromiseStart(BaseModel, Generic[RequestT]):
-    """What the front hands the promise: the request with its defaults, and the plan."""
+    """What the promise runs with: the request with its defaults, its id, and the plan."""
 
     request: RequestT
     invocation_id: str

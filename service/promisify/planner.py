@@ -1,7 +1,8 @@
 """What is decided before a promise begins, in one durable step: the request parsed (a bad
 one is a 400 naming the field, before anything is journaled), the callback_url checked (a
-refusal is a 400 and nothing starts), the adapter's defaults, then the plan. Both entries
-take this step first: the front in its own invocation, the direct entry in the workflow's.
+refusal is a 400 and nothing starts), the adapter's defaults, then the plan. The promise's
+workflow takes this step first, whichever entry it came in by: the front parses the request
+in its own invocation and hands it over, the direct entry parses it in the workflow's.
 """
 
 from collections.abc import Callable
@@ -37,8 +38,10 @@ class Planner(Generic[RequestT]):
             request=self.job.prepare(request), plan=plan_promise(settings, request)
         )
 
-    async def step(self, ctx: restate.Context, body: bytes) -> Planned[RequestT]:
-        request = parse_body(self.job.request_type, body, f"{self.job.noun} request")
+    def parse(self, body: bytes) -> RequestT:
+        return parse_body(self.job.request_type, body, f"{self.job.noun} request")
+
+    async def step(self, ctx: restate.Context, request: RequestT) -> Planned[RequestT]:
         # One step: the settings and the callback_url's verdict (DNS answers change) journaled
         # together, so a replay reaches the same ones.
         options = RunOptions(type_hint=self.planned_type)

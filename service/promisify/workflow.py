@@ -31,7 +31,8 @@ from service.promisify.endings import (
 )
 from service.promisify.job import CollectedT, Job, RequestT, ResultT, Settled, StatusT
 from service.promisify.mailbox import Mailbox
-from service.promisify.plan import PromiseStart, start_token
+from service.promisify.plan import Handed, PromiseStart, start_token
+from service.promisify.planner import Planner
 from service.promisify.record import RETENTION, PromiseRecord
 from service.promisify.settings import PromiseSettings, ServiceNames
 from service.promisify.status import StatusHandlers
@@ -77,7 +78,7 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
     ) -> None:
         self.names, self.job, self._settings = names, job, settings
         self.mailbox, self.sweeper, self.delivery = mailbox, sweeper, delivery
-        self.start_type = PromiseStart[job.request_type]  # type: ignore[name-defined]
+        self.planner = Planner(job, settings)
         self.workflow = wf = restate.Workflow(self.workflow_name(names))
         self.register_main(wf)
         entry = self.entry(names)
@@ -92,12 +93,27 @@ class PromiseWorkflow(Generic[RequestT, StatusT, CollectedT, ResultT]):
         return f"{names.front}/{names.front_handler} invocation with this id"
 
     def register_main(self, wf: restate.Workflow) -> None:
-        """`run`, started by the front with the request it checked and planned."""
+        """`run`, started by the front with the request it parsed: only the front calls it."""
+        handed = Handed[self.job.request_type]  # type: ignore[name-defined]
         wf.main(
-            input_serde=PydanticJsonSerde(self.start_type),
+            "run",
+            input_serde=PydanticJsonSerde(handed),
             output_serde=ResultSerde(self.job.result_type),
             workflow_retention=RETENTION,
-        )(self.run)
+            ingress_private=True,
+        )(self.begin)
+
+    async def begin(self, ctx: restate.WorkflowContext, handed: Handed[RequestT]) -> ResultT:
+        request, plan = handed.request, handed.plan
+        if plan is None:
+            planned = await self.planner.step(ctx, request)
+            request, plan = planned.request, planned.plan
+        # Keyed by the front's invocation: its id stands for the promise (the start token, the
+        # webhook-id), and a caller's key resolves to it.
+        start: PromiseStart[RequestT] = PromiseStart(
+            request=request, invocation_id=ctx.key(), plan=plan
+        )
+        return await self.run(ctx, start)
 
     def webhook_id(self, ctx: restate.WorkflowContext, start: PromiseStart[RequestT]) -> str:
         """The id its webhook is sent with: the front's invocation, which keys this workflow."""
