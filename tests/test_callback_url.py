@@ -1,11 +1,17 @@
 """Which callback URLs the service refuses (SSRF), when submitted and when connecting."""
 
-import pytest
+import threading
 
+import pytest
+from restate import TerminalError
+
+from service.app import athena_promise
+from service.models import QueryRequest
 from service.promisify.delivery.callback_url import (
     CallbackUrlRefused,
     check_callback_url,
     check_static,
+    must_resolve,
 )
 
 
@@ -98,3 +104,35 @@ def test_private_networks_can_be_allowed_but_metadata_never() -> None:
     check_callback_url("http://localhost:9000/callback", allow_private=True)
     with pytest.raises(CallbackUrlRefused, match="metadata"):
         check_callback_url("http://169.254.169.254/", allow_private=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "resolves"),
+    [
+        (None, False),
+        ("http://127.0.0.1:9000/callback", False),
+        ("http://[::1]:9000/callback", False),
+        ("ftp://hooks.example.com/", False),  # refused by its form, before any resolver
+        ("https://hooks.example.com/callback", True),
+    ],
+)
+def test_only_a_host_name_asks_the_resolver(url: str | None, resolves: bool) -> None:
+    assert must_resolve(url) is resolves
+
+
+async def test_the_plan_resolves_a_host_name_in_a_thread_and_an_address_on_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # getaddrinfo blocks: on the loop, one slow name would stall every promise in the process.
+    planner, threads = athena_promise.promise.planner, []
+    checked = planner.check_and_plan
+
+    def check_and_plan(request: QueryRequest) -> object:
+        threads.append(threading.get_ident())
+        return checked(request)
+
+    monkeypatch.setattr(planner, "check_and_plan", check_and_plan)
+    await planner.checked_plan(QueryRequest(callback_url="http://93.184.216.34/callback"))
+    with pytest.raises(TerminalError, match=r"callback_url: host 'hooks\.invalid' does not"):
+        await planner.checked_plan(QueryRequest(callback_url="http://hooks.invalid/callback"))
+    assert threads[0] == threading.get_ident() and threads[1] != threading.get_ident()

@@ -127,7 +127,8 @@ class Job(Protocol, Generic[RequestT, StatusT, CollectedT, ResultT]):
     status_names: Mapping[str, str]
 
     def prepare(self, request: RequestT) -> RequestT:
-        """The request with the adapter's defaults filled in (journaled with the plan)."""
+        """The request with the adapter's defaults filled in (journaled with the plan). Runs
+        on the event loop: no blocking I/O."""
         ...
 
     def subject(self, request: RequestT) -> str:

@@ -5,13 +5,18 @@ workflow takes this step first, whichever entry it came in by: the front parses 
 in its own invocation and hands it over, the direct entry parses it in the workflow's.
 """
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Generic
 
 import restate
 from restate import RunOptions, TerminalError
 
-from service.promisify.delivery.callback_url import CallbackUrlRefused, check_callback_url
+from service.promisify.delivery.callback_url import (
+    CallbackUrlRefused,
+    check_callback_url,
+    must_resolve,
+)
 from service.promisify.job import Job, RequestT
 from service.promisify.plan import Planned, plan_promise
 from service.promisify.settings import PromiseSettings
@@ -45,4 +50,12 @@ class Planner(Generic[RequestT]):
         # One step: the settings and the callback_url's verdict (DNS answers change) journaled
         # together, so a replay reaches the same ones.
         options = RunOptions(type_hint=self.planned_type)
-        return await ctx.run_typed("check and plan", self.check_and_plan, options, request)
+        return await ctx.run_typed("check and plan", self.checked_plan, options, request)
+
+    async def checked_plan(self, request: RequestT) -> Planned[RequestT]:
+        """`check_and_plan` on the event loop, unless the callback_url's host must be resolved:
+        getaddrinfo blocks, so that check goes to a thread, as the SDK runs a sync step. A hop
+        to a thread and back is a wake-up of each, on the way to every start."""
+        if must_resolve(getattr(request, "callback_url", None)):
+            return await asyncio.to_thread(self.check_and_plan, request)
+        return self.check_and_plan(request)

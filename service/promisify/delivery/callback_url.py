@@ -265,6 +265,17 @@ def resolve_checked(
     return addresses
 
 
+def must_resolve(url: str | None) -> bool:
+    """Whether checking this callback_url asks the resolver, which blocks: not for an IP
+    address, nor for a URL its form refuses."""
+    if not url:
+        return False
+    try:
+        return literal_address(check_static(url).host) is None
+    except CallbackUrlRefused:
+        return False
+
+
 def check_callback_url(url: str, *, allow_private: bool, resolve: Resolver = resolve_host) -> None:
     """Raise CallbackUrlRefused unless the URL may be called; never raises anything else."""
     resolve_checked(check_static(url), allow_private=allow_private, resolve=resolve)
