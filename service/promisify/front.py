@@ -3,8 +3,9 @@
 Idempotent by the caller's key (Restate keeps the answer for a day). It checks the request
 before anything is journaled and hands it to the promise workflow keyed by its own invocation
 id, which checks the callback_url and plans in its first step: a caller's key resolves to
-that id, so attach by key and status by id reach the same promise. The front takes no step
-of its own: each would be a round trip through restate-server before the promise begins.
+that id, so attach by key and status by id reach the same promise. The plan is the
+workflow's step whichever entry a promise came in by, so the two entries share one path and
+the workflow's `run` takes nothing that was not checked: only this front may start it.
 """
 
 from collections.abc import Callable
