@@ -4,8 +4,8 @@ Beside the front (`POST /{front}/{front_handler}` with an idempotency key), the 
 without the front's own invocation in between: the caller's key is the workflow's key, so
 Restate runs it once. A second run under the key starts nothing: Restate answers it with a
 409, and the caller attaches (`GET /restate/workflow/{direct}/{key}/attach`). Status, cancel
-and redelivery are `/{direct}/{key}/...`. About 3 ms of restate-server's and the service's
-CPU a pushed query fewer than through the front (docs/benchmarks.md).
+and redelivery are `/{direct}/{key}/...`. About 2 ms of restate-server's and the service's
+CPU a pushed query fewer than through the front: one invocation fewer (docs/benchmarks.md).
 
 The request is checked and planned in the promise's first step, as a promise from the front
 is: a refusal is a 400 naming the field and nothing starts, and the key keeps that answer
