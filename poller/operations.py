@@ -12,7 +12,13 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from poller.errors import IngressUnreachable, Refused, UnexpectedAnswer, UnknownKey
+from poller.errors import (
+    BadRequest,
+    IngressUnreachable,
+    Refused,
+    UnexpectedAnswer,
+    UnknownKey,
+)
 from poller.ingress import DIRECT_WORKFLOW, QUERY_HANDLER_PATH, error_message
 from poller.steps import HttpRequest, HttpResponse, Operation, Sleep, TransportFailure, exchange
 from poller.verdicts import unreachable_message
@@ -41,15 +47,17 @@ def resolve_invocation(
     output = yield from one_request(HttpRequest("GET", path, timeout), ingress)
     if output.status == 404:
         raise UnknownKey(_unknown(key), status=404)
-    if output.headers.get("x-restate-id"):
+    # Restate names the invocation on a failed output too (a refused request): only a
+    # result means a promise began.
+    if output.status < 300 and output.headers.get("x-restate-id"):
         return output.headers["x-restate-id"]
     if output.status != 470:  # 470: known, not completed yet
         message = (
             f"The query with key {key} ended without a promise (HTTP {output.status}): "
             f"{error_message(output.content)}"
         )
-        if output.status == 400:
-            raise Refused(message, status=400)
+        if output.status == 400:  # its request was refused: the key keeps that answer
+            raise BadRequest(message, status=400)
         raise UnexpectedAnswer(message, status=output.status)
     # The key is known, so this send starts nothing: Restate answers with its invocation.
     sent = yield from one_request(_send_request(ingress, key, {}, timeout, direct), ingress)
@@ -119,8 +127,8 @@ def promise_call(
     return answer if isinstance(answer, dict) else {"answer": answer}
 
 
-# A key that resolved names a query/query invocation, whose promise begins once the request
-# is checked and planned: a 404 from the promise in that moment means "not begun yet".
+# A key that resolved names a query/query invocation, whose promise begins once the front
+# has parsed the request and called it: a 404 from the promise then means "not begun yet".
 NOT_BEGUN_RETRIES = 20
 NOT_BEGUN_WAIT_S = 0.25
 

@@ -73,6 +73,18 @@ def test_an_unknown_key_exits_6_and_sends_nothing(
     assert len(ingress.calls) == 1  # in particular, no /send that would start a query
 
 
+def test_status_of_a_refused_request_says_why_and_exits_2(
+    ingress: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Restate names the invocation on a failed output too: the refusal is the answer.
+    reason = "Invalid query request. callback_url: resolves to 169.254.169.254, a metadata address"
+    headers = {"x-restate-id": INVOCATION}
+    ingress.get(OUTPUT_URL, status=400, json={"code": 400, "message": reason}, headers=headers)
+    assert main(["status", "--key", KEY, "--ingress", INGRESS]) == ExitCode.BAD_INPUT
+    assert reason in capsys.readouterr().err
+    assert len(ingress.calls) == 1  # no status call to a promise that never began
+
+
 def test_cancel_prints_the_answer_then_the_result_and_exits_4(
     ingress: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
 ) -> None:
