@@ -93,11 +93,10 @@ async def _answer_callback(request: web.Request) -> web.Response:
         return _error(503, f"could not store the delivery: {error}")
 
     answer = {"webhook_id": verified.webhook_id, "attempts": attempts}
-    if attempts == 1:
-        request.app[STATS].stored += 1
     if attempts > 1:
         print(f"duplicate {verified.webhook_id} attempt {attempts}", file=sys.stderr, flush=True)
         return web.json_response({"status": "duplicate", **answer})
+    request.app[STATS].stored += 1
     print(delivery_line(verified.webhook_id, result, received_at), flush=True)
     return web.json_response({"status": "stored", **answer})
 
