@@ -146,7 +146,22 @@ def pushed_variants(
     return [mean_row(rows[label]) for label, _, _ in variants]
 
 
-def mean_row(rows: list[list[str]]) -> list[str]:
+def around(
+    stack: LocalStack,
+    outer: list[tuple[str, Callable[[], Run]]],
+    inner: Callable[[], list[list[str]]],
+    count: int,
+) -> list[list[str]]:
+    """The outer rows (the bare loop, the pull) measured before the inner ones and again,
+    reversed, after them, each figure the mean of its two: the ratio of a pushed row to the
+    loop then compares the same stretch of a drifting machine, not its first moments."""
+    before = [throughput(stack, label, measure, count, 100) for label, measure in outer]
+    middle = inner()
+    after = [throughput(stack, label, measure, count, 100) for label, measure in reversed(outer)]
+    return [*(mean_row(pair) for pair in zip(before, reversed(after), strict=True)), *middle]
+
+
+def mean_row(rows: list[list[str]] | tuple[list[str], ...]) -> list[str]:
     """Rows of one measurement as one: the label, then each figure's mean (p50 in whole ms)."""
     means = [mean([float(row[column]) for row in rows]) for column in range(1, len(rows[0]))]
     return [rows[0][0], f"{means[0]:.0f}", *(f"{value:.1f}" for value in means[1:])]
@@ -267,13 +282,14 @@ def main() -> None:
             fast_loop = partial(one_baseline, stack, client, 0.02)
             pull = partial(one_promise, stack, False)
             refusal = partial(one_refusal, stack)
-            rates = [
-                throughput(stack, "boto3 loop, 20 ms poll", fast_loop, count, 100),
-                throughput(stack, "restate, both, pull", pull, count, 100),
-                *pushed_variants(stack, promise, direct, count),
-                # The floor under every row above: one invocation that does nothing.
-                throughput(stack, "one invocation, refused (400)", refusal, count, 100),
-            ]
+            rates = around(
+                stack,
+                [("boto3 loop, 20 ms poll", fast_loop), ("restate, both, pull", pull)],
+                lambda: pushed_variants(stack, promise, direct, count),
+                count,
+            )
+            # The floor under every row above: one invocation that does nothing.
+            rates.append(throughput(stack, "one invocation, refused (400)", refusal, count, 100))
             # The same promise on Temporal: same stack, same local Athena, its own processes.
             temporal = measure_temporal(stack, stack.log_dir, args.queries, args.in_flight, count)
         lambda_row = measure_lambda(workdir, rows, args.queries)

@@ -5,6 +5,11 @@ import uuid
 from typing import Any
 
 import boto3
+from botocore.config import Config
+
+# One client serves every thread of a row. With boto3's default of 10 pooled connections, the
+# throughput row's 100 threads would open (and throw away) a connection for most calls.
+MAX_THREADS = 100
 
 
 def athena_client(endpoint_url: str) -> Any:
@@ -14,6 +19,7 @@ def athena_client(endpoint_url: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="local",
         aws_secret_access_key="local",
+        config=Config(max_pool_connections=MAX_THREADS),
     )
 
 
