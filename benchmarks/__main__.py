@@ -8,7 +8,7 @@ asserts nothing.
 import argparse
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,7 @@ def around(
     return [*(mean_row(pair) for pair in zip(before, reversed(after), strict=True)), *middle]
 
 
-def mean_row(rows: list[list[str]] | tuple[list[str], ...]) -> list[str]:
+def mean_row(rows: Sequence[list[str]]) -> list[str]:
     """Rows of one measurement as one: the label, then each figure's mean (p50 in whole ms)."""
     means = [mean([float(row[column]) for row in rows]) for column in range(1, len(rows[0]))]
     return [rows[0][0], f"{means[0]:.0f}", *(f"{value:.1f}" for value in means[1:])]
